@@ -28,7 +28,6 @@ _EXPORTS = {
     "graph_from_dict": "fnpack.graph.steps",
     # function builder
     "new_function": "fnpack.package.function",
-    "code_to_function": "fnpack.package.function",
     "ServingFunction": "fnpack.package.function",
 }
 
