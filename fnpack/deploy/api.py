@@ -107,7 +107,7 @@ def deploy(
     each new build log line once, and returns its status with the invocation URL. Raises DeployError
     with the dashboard's message when the function ends in ``error``/``unhealthy`` or on timeout.
     """
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
     client = client_for(
         dashboard, username=username, password=password, access_key=access_key, verify_tls=verify_tls
     )

@@ -23,6 +23,7 @@ from fnpack.deploy.errors import DeployError
 
 _RUNTIME_RE = re.compile(r"^python(?::(3\.\d+))?$")
 DEFAULT_PYTHON = "3.11"
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -91,7 +92,7 @@ def build_image(
     ``processor_image`` (e.g. ``dockerfile.onbuild_image("1.13.0")``) adds nuclio's processor so the image
     runs under nuclio as ``spec.image``; None builds the handler-only image.
     """
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
     config = load_function(function)
     base = base_image or default_base_image(config)
     client = docker_client or _docker_client(docker_host)
@@ -157,6 +158,8 @@ def _stream_build(chunks: Iterable[dict], console: Console) -> str | None:
             raise DeployError(f"image build failed: {' '.join(message.split())}")
         text = chunk.get("stream")
         if text:
+            if not console.is_terminal:
+                text = _ANSI_RE.sub("", text)  # the daemon colours RUN stderr; keep CI logs plain
             console.out(text, end="", highlight=False)
         aux = chunk.get("aux")
         if isinstance(aux, dict) and aux.get("ID"):

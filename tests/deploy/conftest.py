@@ -72,3 +72,38 @@ def write_function(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def docker_daemon():
+    """A private dockerd for this test session (skips, printing why, when it cannot start)."""
+    from .docker_env import Unavailable, start_dockerd
+
+    try:
+        daemon = start_dockerd()
+    except Unavailable as exc:
+        pytest.skip(f"dockerd cannot start here: {exc}")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_daemon):
+    from .docker_env import Unavailable, import_busybox_image
+
+    try:
+        return import_busybox_image(docker_daemon.client)
+    except Unavailable as exc:
+        pytest.skip(f"no local base image: {exc}")
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from .docker_env import Unavailable, start_registry
+
+    try:
+        reg = start_registry()
+    except Unavailable as exc:
+        pytest.skip(f"no local registry: {exc}")
+    yield reg
+    reg.stop()
