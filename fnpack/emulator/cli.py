@@ -1,0 +1,182 @@
+"""``fnpack run`` and ``fnpack invoke``: the emulator on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from fnpack.emulator.console import setup_console
+from fnpack.emulator.emulator import Emulator
+from fnpack.emulator.errors import EmulatorError
+from fnpack.emulator.invoke import invoke, read_body
+
+log = logging.getLogger("fnpack.emulator")
+
+RUN_HELP = """\
+Run a nuclio Python function locally, as nuclio would: one process per worker imports the handler
+from spec.build.functionSourceCode and calls init_context once, then handler(context, event) per event.
+Triggers emulated: http, kafka-cluster, cron. Ctrl-C / SIGTERM drains in-flight events, calls each
+worker's termination callback and exits."""
+
+INVOKE_HELP = """\
+Send one HTTP request to a function and print the status, headers and body (JSON pretty-printed).
+TARGET is a URL (http://127.0.0.1:8080) or a function.yaml, which is run in the emulator for the call.
+Exit code 0 for a status below 400, 1 otherwise."""
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run", help="run a function.yaml locally (HTTP, Kafka, cron triggers)", description=RUN_HELP
+    )
+    run.add_argument("function", metavar="FUNCTION_YAML", help="path to the nuclio function.yaml")
+    run.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: 127.0.0.1)")
+    run.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port; 0 picks a free one (default: the trigger's port or 8080)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes per trigger (default: maxWorkers)",
+    )
+    run.add_argument("--log-format", choices=("text", "json"), default="text", help="console log format")
+    run.add_argument(
+        "--log-level", choices=("debug", "info", "warn", "error"), default="debug", help="worker log level"
+    )
+    run.add_argument(
+        "--ready-timeout", type=float, default=60.0, metavar="SECONDS", help="how long init_context may take"
+    )
+    run.set_defaults(func=cmd_run)
+
+    inv = subparsers.add_parser(
+        "invoke", help="send one request to a function (URL or function.yaml)", description=INVOKE_HELP
+    )
+    inv.add_argument("target", metavar="TARGET", help="function URL, or a function.yaml to run for the call")
+    inv.add_argument("--path", default="/", help="request path (default: /)")
+    inv.add_argument("-X", "--method", default=None, help="HTTP method (default: POST with a body, else GET)")
+    inv.add_argument("-d", "--body", default=None, help="request body; @FILE reads it from a file")
+    inv.add_argument(
+        "-H", "--header", action="append", default=[], metavar="K:V", help="request header (repeatable)"
+    )
+    inv.add_argument(
+        "--content-type", default=None, help="Content-Type of the body (default: JSON if it parses)"
+    )
+    inv.add_argument("--timeout", type=float, default=60.0, help="request timeout in seconds (default: 60)")
+    inv.add_argument(
+        "--workers", type=int, default=1, help="workers when TARGET is a function.yaml (default: 1)"
+    )
+    inv.set_defaults(func=cmd_invoke)
+
+
+def _cli_error(message: str) -> Exception:
+    from fnpack.cli import CLIError
+
+    return CLIError(message)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    setup_console(as_json=args.log_format == "json")
+    if args.workers is not None and args.workers < 1:
+        raise _cli_error("--workers must be at least 1")
+    try:
+        emulator = Emulator(
+            args.function,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_format=args.log_format,
+        )
+    except EmulatorError as exc:
+        raise _cli_error(str(exc))
+    return asyncio.run(_run(emulator, args.ready_timeout))
+
+
+async def _run(emulator: Emulator, ready_timeout: float) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await emulator.start()
+    except EmulatorError as exc:
+        raise _cli_error(str(exc))
+    ready = asyncio.create_task(_announce(emulator, ready_timeout))
+    await stop.wait()
+    log.info("stopping: draining in-flight events, calling termination callbacks")
+    ready.cancel()
+    await emulator.stop()
+    log.info("stopped")
+    return 0
+
+
+async def _announce(emulator: Emulator, ready_timeout: float) -> None:
+    # a worker that cannot start is reported and restarted by its pool; keep waiting for it
+    try:
+        await emulator.wait_ready(ready_timeout, fail_fast=False)
+    except EmulatorError as exc:
+        log.error("%s", exc)
+
+
+def _parse_headers(items: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise _cli_error(f"--header {item!r}: expected KEY:VALUE")
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    headers = _parse_headers(args.header)
+    try:
+        body = read_body(args.body)
+    except EmulatorError as exc:
+        raise _cli_error(str(exc))
+    if body is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = args.content_type or _guess_content_type(body)
+    target = args.target
+    try:
+        if target.startswith(("http://", "https://")):
+            result = invoke(
+                target, path=args.path, method=args.method, body=body, headers=headers, timeout=args.timeout
+            )
+        else:
+            if not Path(target).exists():
+                raise _cli_error(f"{target}: no such file (TARGET is a URL or a function.yaml)")
+            from fnpack.emulator.serve import serve
+
+            setup_console(level=logging.WARNING)
+            with serve(target, workers=args.workers, log_level="info") as fn:
+                result = invoke(
+                    fn.url,
+                    path=args.path,
+                    method=args.method,
+                    body=body,
+                    headers=headers,
+                    timeout=args.timeout,
+                )
+    except EmulatorError as exc:
+        raise _cli_error(str(exc))
+    sys.stdout.write(result.render() + "\n")
+    return 0 if result.status < 400 else 1
+
+
+def _guess_content_type(body: bytes) -> str:
+    import json
+
+    try:
+        json.loads(body)
+    except ValueError:
+        return "text/plain"
+    return "application/json"

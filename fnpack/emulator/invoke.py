@@ -1,0 +1,86 @@
+"""Send one request to a function (by URL, or a function.yaml run in the emulator for the call)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from fnpack.emulator.errors import EmulatorError
+
+
+@dataclass
+class InvokeResult:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def render(self) -> str:
+        """Status line, headers, blank line, body (pretty JSON when it parses)."""
+        lines = [f"HTTP {self.status} {self.reason}".rstrip()]
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        lines.append("")
+        lines.append(render_body(self.body, self.headers.get("Content-Type", "")))
+        return "\n".join(lines)
+
+
+def render_body(body: bytes, content_type: str = "") -> str:
+    if not body:
+        return ""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(body)} bytes of binary data ({content_type or 'no content type'})>"
+
+
+def read_body(value: str | None) -> bytes | None:
+    """``--body`` value: ``@path`` reads a file (``@-`` is not supported), anything else is sent as text."""
+    if value is None:
+        return None
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise EmulatorError(f"cannot read body file {str(path)!r}: {exc.strerror or exc}")
+    return value.encode()
+
+
+def invoke(
+    url: str,
+    *,
+    path: str = "/",
+    method: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> InvokeResult:
+    """One HTTP request to ``url`` + ``path``; the method defaults to POST with a body, GET without."""
+    method = (method or ("POST" if body is not None else "GET")).upper()
+    target = url.rstrip("/") + "/" + path.lstrip("/")
+    try:
+        resp = requests.request(method, target, data=body, headers=headers or {}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise EmulatorError(f"{method} {target} failed: {type(exc).__name__}: {_first_line(exc)}")
+    try:
+        reason = resp.reason or HTTPStatus(resp.status_code).phrase
+    except ValueError:
+        reason = ""
+    return InvokeResult(resp.status_code, reason, dict(resp.headers), resp.content)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else ""

@@ -1,0 +1,233 @@
+"""A trigger's worker processes: start them, hand out free ones, restart the ones that die."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from fnpack.emulator.errors import EmulatorError, NoWorkerAvailable
+from fnpack.emulator.worker import ControlHandler, WorkerProcess, describe_exit
+
+log = logging.getLogger("fnpack.emulator")
+
+# a worker that dies before it is ready, or within this many seconds of it, counts toward a crash loop
+CRASH_LOOP_WINDOW = 2.0
+
+
+class WorkerPool:
+    """``size`` supervised worker processes of one trigger; one event per worker at a time."""
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str],
+        cwd: str | None = None,
+        on_control: ControlHandler | None = None,
+        backoff: tuple[float, float] = (0.2, 10.0),
+    ) -> None:
+        self.name = name
+        self.size = size
+        self._argv = list(argv)
+        self._env = env
+        self._cwd = cwd
+        self._on_control = on_control
+        self._backoff = backoff
+        self._idle: deque[WorkerProcess] = deque()
+        self._waiters: deque[asyncio.Future[WorkerProcess]] = deque()
+        self._slots: list[WorkerProcess | None] = [None] * size
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ever_ready = [False] * size
+        self._ready_changed = asyncio.Event()
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self.restarts = 0
+        self.crashes = 0
+        self.startup_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._supervise(i), name=f"{self.name}/{i}") for i in range(self.size)
+        ]
+
+    async def wait_ready(self, timeout: float, fail_fast: bool = True) -> None:
+        """Return once every worker finished init_context; raise if one could not start (fail_fast)."""
+        deadline = time.monotonic() + timeout
+        while not all(self._ever_ready):
+            if fail_fast and self.startup_error:
+                raise EmulatorError(f"trigger {self.name!r}: worker failed to start: {self.startup_error}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EmulatorError(f"trigger {self.name!r}: workers not ready after {timeout:g}s")
+            self._ready_changed.clear()
+            try:
+                await asyncio.wait_for(self._ready_changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    @property
+    def workers(self) -> list[WorkerProcess]:
+        return [w for w in self._slots if w is not None]
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._slots if w is not None and w.pid is not None and not w.exited.done()]
+
+    @property
+    def busy_count(self) -> int:
+        return sum(1 for w in self._slots if w is not None and w.busy)
+
+    def signal_all(self, signum: int) -> None:
+        for w in self.workers:
+            w.signal(signum)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop handing out workers, let events in flight finish, then terminate (SIGUSR1) and reap."""
+        self._stopping = True
+        self._wake.set()
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_exception(NoWorkerAvailable("the function is shutting down"))
+        deadline = time.monotonic() + grace
+        while self.busy_count and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        live = [w for w in self.workers if not w.exited.done()]
+        for w in live:
+            w.signal(signal.SIGUSR1)
+        if live:
+            await asyncio.wait([w.exited for w in live], timeout=max(0.1, deadline - time.monotonic()))
+        for w in live:
+            if not w.exited.done():
+                log.warning(
+                    "worker %s/%d did not exit after its termination callback; killing it",
+                    self.name,
+                    w.worker_id,
+                )
+                w.kill()
+        if live:
+            await asyncio.wait([w.exited for w in live], timeout=5)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- dispatch --------------------------------------------------------------------------------
+    async def acquire(self, timeout: float | None = None) -> WorkerProcess:
+        """A free worker, waiting up to ``timeout`` seconds (None: forever) → NoWorkerAvailable."""
+        idle = self._idle
+        while idle:
+            w = idle.popleft()
+            if w.alive:
+                w.busy = True
+                return w
+        if self._stopping:
+            raise NoWorkerAvailable("the function is shutting down")
+        fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            if timeout is None:
+                w = await fut
+            else:
+                w = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise NoWorkerAvailable(f"no worker became available within {timeout * 1000:g} ms") from None
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self.release(fut.result())
+            raise
+        return w
+
+    def release(self, worker: WorkerProcess) -> None:
+        """Give a worker back after its reply (a dead one is the supervisor's business)."""
+        worker.busy = False
+        if not worker.alive or self._stopping:
+            return
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                worker.busy = True
+                fut.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    # -- supervision -----------------------------------------------------------------------------
+    async def _supervise(self, slot: int) -> None:
+        failures = 0
+        while not self._stopping:
+            worker = WorkerProcess(
+                slot, self._argv, env=self._env, cwd=self._cwd, on_control=self._on_control
+            )
+            started = time.monotonic()
+            try:
+                await worker.spawn()
+            except OSError as exc:
+                self.startup_error = f"cannot start the worker process: {exc}"
+                log.error("trigger %s: %s", self.name, self.startup_error)
+                self._ready_changed.set()
+                return
+            self._slots[slot] = worker
+            became_ready = False
+            try:
+                await worker.ready
+                became_ready = True
+            except EmulatorError:
+                pass
+            if became_ready:
+                if not self._ever_ready[slot]:
+                    self._ever_ready[slot] = True
+                    self._ready_changed.set()
+                self.release(worker)
+            code = await worker.exited
+            worker.busy = False
+            try:
+                self._idle.remove(worker)
+            except ValueError:
+                pass
+            if self._stopping:
+                return
+            uptime = time.monotonic() - started
+            why = describe_exit(code)
+            if not became_ready:
+                reason = worker.fatal or why
+                if not self._ever_ready[slot]:
+                    self.startup_error = reason
+                    self._ready_changed.set()
+                where = "during import/init_context"
+            else:
+                reason = why
+                where = f"after {uptime:.1f}s"
+            crash_loop = not became_ready or uptime < CRASH_LOOP_WINDOW
+            failures = failures + 1 if crash_loop else 0
+            self.crashes += 1
+            delay = 0.0
+            if failures:
+                base, cap = self._backoff
+                delay = min(cap, base * 2 ** (failures - 1))
+            self.restarts += 1
+            if failures > 1:
+                log.error(
+                    "worker %s/%d crashed %s (%s, pid %s); crash loop: %d failures in a row, restarting in %.2fs",
+                    self.name, slot, where, reason, worker.pid, failures, delay,
+                )  # fmt: skip
+            else:
+                log.error(
+                    "worker %s/%d died %s (%s, pid %s); restarting in %.2fs",
+                    self.name, slot, where, reason, worker.pid, delay,
+                )  # fmt: skip
+            if delay:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"trigger": self.name, "workers": self.size, "pids": self.pids, "restarts": self.restarts}

@@ -1,0 +1,59 @@
+"""The frame format between the trigger process and its worker processes.
+
+A frame is ``<u32 header length><u32 body length><JSON header><raw body>`` (little endian). The header
+is a small JSON object whose ``k`` key names the frame kind; the body travels as raw bytes, never
+pickled. Stdlib only: this module is copied next to the user's handler and imported by the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+PREFIX = struct.Struct("<II")
+PREFIX_SIZE = PREFIX.size
+
+# frame kinds
+EVENT = "e"  # trigger -> worker: one event to handle
+REPLY = "r"  # worker -> trigger: the handler's response to the last event
+READY = "ready"  # worker -> trigger: module imported and init_context done
+FATAL = "fatal"  # worker -> trigger: could not start (import / init_context failed)
+CONTROL = "ctl"  # worker -> trigger: control message (explicit stream ack)
+
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_loads = json.loads
+
+
+def encode(header: dict[str, Any], body: bytes = b"") -> list[bytes]:
+    """Frame ``header`` and ``body`` as a list of buffers for ``writelines``/``sendmsg``."""
+    raw = _dumps(header).encode()
+    return [PREFIX.pack(len(raw), len(body)) + raw, body] if body else [PREFIX.pack(len(raw), 0) + raw]
+
+
+class FrameReader:
+    """Incremental decoder: feed it bytes as they arrive, get back complete ``(header, body)`` frames."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[dict[str, Any], bytes]]:
+        buf = self._buf
+        buf += data
+        frames = []
+        start = 0
+        size = len(buf)
+        while size - start >= PREFIX_SIZE:
+            hlen, blen = PREFIX.unpack_from(buf, start)
+            end = start + PREFIX_SIZE + hlen + blen
+            if end > size:
+                break
+            hstart = start + PREFIX_SIZE
+            header = _loads(buf[hstart : hstart + hlen])
+            frames.append((header, bytes(buf[hstart + hlen : end])))
+            start = end
+        if start:
+            del buf[:start]
+        return frames

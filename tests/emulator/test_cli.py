@@ -1,0 +1,108 @@
+"""``fnpack run`` as a process (readiness line, SIGTERM drains) and ``fnpack invoke``."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from fnpack.cli import main
+from fnpack.emulator import serve
+
+from .handlers import ECHO
+
+READY = re.compile(r"function 'fn' ready at (http://127\.0\.0\.1:\d+)")
+
+
+def _lines(stream, out: queue.Queue) -> None:
+    for line in iter(stream.readline, ""):
+        out.put(line)
+    out.put(None)
+
+
+def test_run_prints_readiness_serves_and_stops_cleanly_on_sigterm(write_function, tmp_path):
+    path = write_function(ECHO, env=[{"name": "MARKER_DIR", "value": str(tmp_path)}])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fnpack.cli", "run", str(path), "--port", "0", "--workers", "2"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(proc.stderr, lines), daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        url = None
+        while url is None and time.monotonic() < deadline:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            assert line is not None, "fnpack run exited early:\n" + "".join(seen)
+            seen.append(line)
+            match = READY.search(line)
+            url = match.group(1) if match else None
+        assert url, "no readiness line:\n" + "".join(seen)
+        assert sum("initialised" in s for s in seen) == 2  # structured worker logs on the console
+        assert requests.post(url + "/describe", json={"a": 1}, timeout=10).json()["body"] == {"a": 1}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "terminated-0").exists() and (tmp_path / "terminated-1").exists()
+
+
+def test_invoke_with_function_yaml_prints_status_headers_and_pretty_json(write_function, capsys):
+    path = write_function(ECHO)
+    code = main(["invoke", str(path), "--path", "/describe?q=1", "-d", '{"x": 1}', "-H", "X-Trace: abc"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("HTTP 200 OK\n")
+    assert "Content-Type: application/json" in out
+    body = json.loads(out.split("\n\n", 1)[1])
+    assert body["body"] == {"x": 1}
+    assert body["headers"]["x-trace"] == "abc"
+    assert body["fields"] == {"q": "1"}
+    assert '\n  "body": {\n' in out  # pretty printed
+
+
+def test_invoke_url_with_body_file_and_failure_exit_code(write_function, tmp_path, capsys):
+    path = write_function(ECHO)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"raw-bytes")
+    with serve(path) as fn:
+        assert (
+            main(["invoke", fn.url, "--path", "/echo", "-d", f"@{payload}", "--content-type", "text/plain"])
+            == 0
+        )
+        out = capsys.readouterr().out
+        assert out.endswith("\n\nraw-bytes\n")
+        assert main(["invoke", fn.url, "--path", "/raise", "-X", "GET"]) == 1
+        assert capsys.readouterr().out.startswith("HTTP 500")
+
+
+def test_invoke_errors_are_one_line(tmp_path, capsys):
+    assert main(["invoke", str(tmp_path / "missing.yaml")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert main(["invoke", "http://127.0.0.1:9", "--timeout", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fnpack invoke: error: GET http://127.0.0.1:9/ failed") and "\n" not in err
+    assert main(["invoke", "http://127.0.0.1:9", "-H", "novalue"]) == 1
+    assert "expected KEY:VALUE" in capsys.readouterr().err
+
+
+def test_help_texts():
+    out = subprocess.run(
+        [sys.executable, "-m", "fnpack.cli", "run", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--workers" in out and "termination callback" in out
+    out = subprocess.run(
+        [sys.executable, "-m", "fnpack.cli", "invoke", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "@FILE" in out and "function.yaml" in out
