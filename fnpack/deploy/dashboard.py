@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Any
 
 import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from fnpack.deploy.credentials import ENV_URL, Credentials, redact, split_url
 from fnpack.deploy.errors import DeployError
@@ -44,7 +46,7 @@ class DashboardClient:
         self.credentials = (credentials or Credentials.resolve()).merged(in_url)
         self.request_timeout = request_timeout
         self.session = requests.Session()
-        self.session.verify = verify_tls
+        self.verify_tls = verify_tls  # passed on every request: a session setting loses to REQUESTS_CA_BUNDLE
         self.session.headers["User-Agent"] = "fnpack-deploy"
         self.credentials.apply(self.session)
 
@@ -108,7 +110,17 @@ class DashboardClient:
     ) -> requests.Response:
         url = self.base_url + path
         try:
-            resp = self.session.request(method, url, json=json, headers=headers, timeout=self.request_timeout)
+            with warnings.catch_warnings():
+                if self.verify_tls is False:  # asked for explicitly: don't warn on every poll
+                    warnings.simplefilter("ignore", InsecureRequestWarning)
+                resp = self.session.request(
+                    method,
+                    url,
+                    json=json,
+                    headers=headers,
+                    timeout=self.request_timeout,
+                    verify=self.verify_tls,
+                )
         except requests.exceptions.SSLError as exc:
             raise DeployError(
                 f"TLS verification failed for {self.base_url} ({_reason(exc)}); "

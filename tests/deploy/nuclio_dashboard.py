@@ -17,6 +17,7 @@ import contextlib
 import copy
 import os
 import re
+import ssl
 import sys
 import tempfile
 import threading
@@ -85,7 +86,9 @@ class NuclioDashboard:
         step_seconds: float = 0.05,
         default_namespace: str = "nuclio",
         use_emulator: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.ssl_context = ssl_context
         self.users = users or {}
         self.access_keys = access_keys or set()
         self.step_seconds = step_seconds
@@ -105,7 +108,8 @@ class NuclioDashboard:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> NuclioDashboard:
         self._thread.start()
@@ -150,7 +154,7 @@ class NuclioDashboard:
         )
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
