@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import socket
-from typing import Any
 
 from .event import Response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
+    from typing import Any
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 class Logger:
     """nuclio's logger interface (``info``, ``info_with`` ...) over stdlib logging."""
 
     def __init__(self, name: str = "fnpack", level: str | int = "info"):
+        import logging  # lazy: inside nuclio the platform's logger is used instead
+
         self._logger = logging.getLogger(name)
         if isinstance(level, str):
             level = getattr(logging, level.upper(), logging.INFO)
@@ -33,11 +42,11 @@ class Logger:
         return message
 
     def debug(self, message, *args, **kwargs):
-        if self._logger.isEnabledFor(logging.DEBUG):
+        if self._logger.isEnabledFor(10):
             self._logger.debug(self._fmt(str(message), args, kwargs))
 
     def info(self, message, *args, **kwargs):
-        if self._logger.isEnabledFor(logging.INFO):
+        if self._logger.isEnabledFor(20):
             self._logger.info(self._fmt(str(message), args, kwargs))
 
     def warn(self, message, *args, **kwargs):
@@ -152,7 +161,7 @@ class GraphContext:
                 {
                     "function_uri": getattr(server, "function_uri", None),
                     "worker": self.worker_id,
-                    "host": socket.gethostname(),
+                    "host": _hostname(),
                     "source": source,
                     "event": {"id": getattr(event, "id", None), "body": getattr(event, "body", None)},
                     "message": message,

@@ -11,10 +11,8 @@ once: while the loop holds unfinished work, new events go to the loop too.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import threading
-from concurrent.futures import Future
 from types import CoroutineType
 
 from .errors import StepError, err_to_str
@@ -34,12 +32,12 @@ def _fail(node: Node, exc: BaseException) -> StepError:
 def _enter_recovery(node: Node, event, exc: BaseException, context) -> Node | None:
     """Set the error shape on the event and return the recovery node (None when there is none)."""
     recovery = node.recovery
+    if recovery is None:
+        return None  # the error leaves the graph; whoever receives it reports it
     step = exc.step if isinstance(exc, StepError) else node.name
     message = err_to_str(exc.cause if isinstance(exc, StepError) else exc)
     if context is not None:
         context.push_error(event, message, source=step)
-    if recovery is None:
-        return None
     event.error = message
     event.origin_state = step
     return recovery
@@ -110,7 +108,7 @@ class _Run:
         self.result = None
         self.error: StepError | None = None
         self.pending = 0  # branches still running on the loop
-        self.future: Future | None = None
+        self.future = None  # a concurrent.futures.Future once work goes to the loop
 
 
 class AsyncFlow:
@@ -197,6 +195,7 @@ class AsyncFlow:
             return
         self.delayed_errors.append(error)
         self._context.logger.error(f"event {run.event.id} failed after its response was sent: {error}")
+        self._context.push_error(run.event, err_to_str(error.cause), source=error.step)
 
     # --- inline walk (caller's thread, lock held) ---------------------------------------------
     def _walk(self, node: Node, event, run: _Run, handoffs: list) -> None:
@@ -229,6 +228,8 @@ class AsyncFlow:
 
     # --- loop walk ----------------------------------------------------------------------------
     def _go_async(self, run: _Run, handoffs: list) -> None:
+        from concurrent.futures import Future
+
         run.future = Future()
         run.pending = len(handoffs)
         with self._cv:
@@ -238,7 +239,7 @@ class AsyncFlow:
             loop.call_soon_threadsafe(self._spawn, node, event, run, started)
 
     def _spawn(self, node: Node, event, run: _Run, started) -> None:
-        asyncio.get_running_loop().create_task(self._branch(node, event, run, started))
+        self._loop.loop.create_task(self._branch(node, event, run, started))
 
     async def _branch(self, node: Node, event, run: _Run, started) -> None:
         try:
@@ -280,7 +281,7 @@ class AsyncFlow:
                     return
             if not nexts:
                 return
-            loop = asyncio.get_running_loop()
+            loop = self._loop.loop
             for branch in nexts[:-1]:
                 run.pending += 1
                 loop.create_task(self._branch(branch, copy_for_branch(event), run, None))

@@ -119,7 +119,9 @@ class Event:
     timestamp = time
 
     def copy(self) -> Event:
-        """A shallow copy: a new event object sharing the body (used at fan-out)."""
+        """A shallow copy sharing the body; the copy keeps the same id (made now if it was not yet)."""
+        if self._id is None:
+            self._id = new_event_id()
         new = Event.__new__(Event)
         for name in Event.__slots__:
             setattr(new, name, getattr(self, name))

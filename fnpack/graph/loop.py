@@ -6,22 +6,23 @@ handlers, concurrent I/O steps) go to this loop.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 
 class LoopThread:
     def __init__(self, name: str = "fnpack-graph-loop"):
         self._name = name
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop:
+    def loop(self):
         if self._loop is None:
             with self._start_lock:
                 if self._loop is None:
+                    import asyncio  # lazy: graphs without awaitables never pay for it
+
                     loop = asyncio.new_event_loop()
                     ready = threading.Event()
 
@@ -48,6 +49,8 @@ class LoopThread:
         if self.in_loop_thread():
             coro.close()
             raise RuntimeError("cannot wait for a coroutine from inside the graph's own event loop")
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def call_soon(self, callback, *args) -> None:

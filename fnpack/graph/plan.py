@@ -8,9 +8,7 @@ here, so a malformed graph fails with a one-line error naming the step before th
 from __future__ import annotations
 
 import copy
-import inspect
 from types import CoroutineType
-from typing import Any, Callable
 
 from .errors import GraphError, StepError, err_to_str
 from .event import Event
@@ -18,6 +16,10 @@ from .paths import get_in, split_path, update_in
 from .resolve import accepted_params, resolve_class, resolve_handler
 from .steps import BaseStep, ErrorStep, FlowStep, QueueStep, RootFlowStep, RouterStep, TaskStep
 from .streams import get_stream_pusher
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
+    from typing import Any, Callable
 
 
 class _Drop:
@@ -340,7 +342,7 @@ class Compiler:
             return obj.do_event, True
         if hasattr(obj, "do"):
             return obj.do, bool(step.full_event)
-        if callable(obj) and not inspect.isclass(obj):
+        if callable(obj) and not isinstance(obj, type):
             return obj, bool(step.full_event)
         raise GraphError(
             f"step '{name}': class {cls.__name__} has no do_event() or do() method, name one with handler="
@@ -399,7 +401,7 @@ def compile_flow(root: RootFlowStep, compiler: Compiler, engine: str) -> FlowPla
         node.next = tuple(nodes[n] for n in downstream[name])
         node.next1 = node.next[0] if node.next else None
         step = steps[name]
-        node.responder = bool(step.responder)
+        node.responder = bool(step.responder) and node.local
         if isinstance(step, ErrorStep) and not step.before and name not in listed_after:
             node.responder = True
         handler = step.on_error or (root.on_error if name != root.on_error else None)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import inspect
-from typing import Any, Callable
 
 from .errors import GraphError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
+    from typing import Any, Callable
 
 # Names used by serialized graphs of the reference system, mapped to ours so ported graphs load.
 _ALIAS_PREFIXES = ("mlrun.serving.", "mlrun.serving.v2_serving.", "mlrun.serving.routers.")
@@ -19,7 +21,7 @@ _ALIAS_MODULES = {
 
 def full_class_name(obj_or_class) -> str:
     """``module.QualName`` of a class or instance; the module is dropped for ``__main__`` and builtins."""
-    cls = obj_or_class if inspect.isclass(obj_or_class) else type(obj_or_class)
+    cls = obj_or_class if isinstance(obj_or_class, type) else type(obj_or_class)
     module = cls.__module__
     if module in ("__main__", "builtins", None):
         return cls.__qualname__
@@ -125,6 +127,8 @@ def resolve_handler(handler, namespaces: list, step: str) -> Callable:
 
 def accepted_params(func) -> tuple[set, bool]:
     """(parameter names of ``func``, whether it takes ``**kwargs``)."""
+    import inspect  # lazy: only used while a graph is compiled
+
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 
 from .context import GraphContext, SecretsStore
 from .engines import AsyncFlow, RouterRoot, SyncFlow
@@ -256,8 +255,10 @@ class GraphServer:
         if status >= 500 or not isinstance(cause, ClientError):
             self.context.logger.error(f"event {event.id} failed: {message}")
         if self.verbose:
+            import traceback
+
             message += "\n" + "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
-        self.context.push_error(event, message, source=step)
+        self.context.push_error(event, err_to_str(cause), source=step)
         return self._text_response(message, status)
 
     def test(

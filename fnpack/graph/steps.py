@@ -7,11 +7,12 @@ plan once, at server init.
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Union
-
 from .errors import GraphError
 from .resolve import full_class_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
+    from typing import Any, Union
 
 MAX_ALLOWED_STEPS = 4500
 
@@ -204,7 +205,7 @@ class BaseStep:
 def _default_name(class_name, handler) -> str:
     if isinstance(class_name, str) and class_name:
         return class_name.split(".")[-1]
-    if inspect.isclass(class_name):
+    if isinstance(class_name, type):
         return class_name.__name__
     if class_name is not None:
         return getattr(class_name, "name", None) or type(class_name).__name__
@@ -253,7 +254,7 @@ class TaskStep(BaseStep):
 
     @class_name.setter
     def class_name(self, value) -> None:
-        if inspect.isclass(value):
+        if isinstance(value, type):
             self._class_object = value
             value = full_class_name(value)
         self._class_name = value
@@ -649,7 +650,7 @@ def params_to_step(
 ) -> tuple[str, BaseStep]:
     """Turn the arguments of ``to()`` / ``add_step()`` into ``(name, step)``; shortcuts as the reference."""
     class_args = dict(class_args or {})
-    if class_name is not None and not isinstance(class_name, str) and not inspect.isclass(class_name):
+    if class_name is not None and not isinstance(class_name, str) and not isinstance(class_name, type):
         if isinstance(class_name, BaseStep):
             step = class_name
             name = name or step.name
@@ -700,6 +701,8 @@ class StepToDict:
     """Mixin for step classes: an instance serializes to a step dict by introspection (reference 1.5)."""
 
     def to_dict(self, fields: list | None = None, exclude: list | None = None) -> dict:
+        import inspect
+
         params = inspect.signature(self.__init__).parameters
         fields = fields or getattr(self, "_dict_fields", None) or list(params)
         skip = {

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
+    from typing import Callable
 
 # scheme -> factory(path, **options) -> object with push(data)
 _FACTORIES: dict[str, Callable] = {}
