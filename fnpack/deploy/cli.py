@@ -221,6 +221,8 @@ def _image(args: argparse.Namespace) -> int:
     from fnpack.deploy.config import dump_function, load_function
     from fnpack.deploy.image import build_image, with_image
 
+    if args.output and not args.push:
+        raise _cli_error("--output names where --push writes the rewritten yaml; it needs --push")
     if args.no_processor and (args.processor_image or args.nuclio_version):
         raise _cli_error("--no-processor conflicts with --processor-image / --nuclio-version")
     processor = None

@@ -57,7 +57,12 @@ class DashboardClient:
         resp = self._request("GET", f"/api/functions/{name}", headers=_ns(namespace), ok=(200, 404))
         if resp.status_code == 404:
             return None
-        return self._json(resp)
+        body = self._json(resp)
+        if not isinstance(body, dict):
+            raise DeployError(
+                f"the nuclio dashboard at {self.base_url} answered GET /api/functions/{name} oddly"
+            )
+        return body
 
     def create_function(self, config: dict, project: str, namespace: str | None = None) -> None:
         headers = {PROJECT_HEADER: project, **_ns(namespace)}

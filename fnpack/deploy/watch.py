@@ -69,7 +69,8 @@ def wait_for_function(
     tracker: LogTracker,
 ) -> dict:
     """Poll until the function is ready (returned) or failed / timed out (DeployError)."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     redact = _redactor(client)
     state = "unknown"
     spinner = console.status(f"deploying {name}") if console.is_terminal else contextlib.nullcontext()
@@ -83,7 +84,7 @@ def wait_for_function(
                 console.print(format_log(entry, redact), highlight=False)
             state = status.get("state") or "unknown"
             if live is not None:
-                live.update(f"deploying {name}: {state}")
+                live.update(f"deploying {name}: {state} ({time.monotonic() - started:.0f}s)")
             if state in READY_STATES:
                 return function
             if state in FAILED_STATES:

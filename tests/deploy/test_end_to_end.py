@@ -29,3 +29,20 @@ def test_deploy_then_invoke_the_reported_url(dashboard, creds_env, write_functio
     assert main(["delete", "greeter", "--dashboard", dashboard.url]) == 0
     with pytest.raises(requests.ConnectionError):
         requests.post(url, data=b"world", timeout=5)  # the function stopped with its deletion
+
+
+def test_function_that_cannot_start_ends_unhealthy(dashboard, creds_env, write_function, capsys):
+    if emulator_serve() is None:
+        pytest.skip("fnpack.emulator.serve is not available in this tree: the dashboard cannot run functions")
+    source = (
+        "def init_context(context):\n"
+        "    raise RuntimeError('model file missing')\n\n"
+        "def handler(context, event):\n"
+        "    return 'never'\n"
+    )
+    path = write_function(name="sick", source=source)
+    assert main(["deploy", str(path), "--dashboard", dashboard.url, "--poll-interval", "0.01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fnpack deploy: error: function sick failed to deploy (unhealthy): ")
+    assert "model file missing" in err
+    assert dashboard.record("sick")["status"]["state"] == "unhealthy"
