@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
 
 from fnpack.cli import main
 
+from .conftest import PASSWORD, USER
 from .nuclio_dashboard import emulator_serve
 
 
@@ -46,3 +51,36 @@ def test_function_that_cannot_start_ends_unhealthy(dashboard, creds_env, write_f
     assert err.startswith("fnpack deploy: error: function sick failed to deploy (unhealthy): ")
     assert "model file missing" in err
     assert dashboard.record("sick")["status"]["state"] == "unhealthy"
+
+
+def test_console_script_deploys_with_env_credentials(dashboard, write_function):
+    """The installed ``fnpack`` entry point, as CI runs it: credentials only in the environment."""
+    script = Path(sys.executable).with_name("fnpack")
+    if not script.exists():
+        pytest.skip(f"no console script next to {sys.executable} (package not installed)")
+    env = {
+        **os.environ,
+        "NUCLIO_DASHBOARD_URL": dashboard.url,
+        "NUCLIO_USERNAME": USER,
+        "NUCLIO_PASSWORD": PASSWORD,
+    }
+    path = write_function(name="scripted")
+    done = subprocess.run(
+        [str(script), "deploy", str(path), "--poll-interval", "0.01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "function scripted is ready" in done.stdout
+    env["NUCLIO_PASSWORD"] = "not-" + PASSWORD
+    done = subprocess.run(
+        [str(script), "get", "scripted"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert (
+        done.stderr.startswith("fnpack get: error: the nuclio dashboard at")
+        and "Traceback" not in done.stderr
+    )
+    assert PASSWORD not in done.stdout + done.stderr
