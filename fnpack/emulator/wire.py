@@ -17,6 +17,8 @@ PREFIX_SIZE = PREFIX.size
 # frame kinds
 EVENT = "e"  # trigger -> worker: one event to handle
 REPLY = "r"  # worker -> trigger: the handler's response to the last event
+BATCH = "b"  # trigger -> worker: stream events to handle one after the other (bodies concatenated)
+BATCH_REPLY = "rb"  # worker -> trigger: status and headers per event of the batch (no bodies)
 READY = "ready"  # worker -> trigger: module imported and init_context done
 FATAL = "fatal"  # worker -> trigger: could not start (import / init_context failed)
 CONTROL = "ctl"  # worker -> trigger: control message (explicit stream ack)

@@ -81,6 +81,10 @@ class WorkerProcess(asyncio.Protocol):
         transport.writelines(wire.encode(header, body))
         return fut
 
+    def call_batch(self, events: list[dict[str, Any]], bodies: list[bytes]) -> asyncio.Future[Reply]:
+        """Send stream events handled one after the other; the reply header's ``r`` lists each result."""
+        return self.call({"k": wire.BATCH, "ev": events, "n": [len(b) for b in bodies]}, b"".join(bodies))
+
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.returncode is None:
             try:
@@ -98,7 +102,7 @@ class WorkerProcess(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         for header, body in self._reader.feed(data):
             kind = header.get("k")
-            if kind == wire.REPLY:
+            if kind == wire.REPLY or kind == wire.BATCH_REPLY:
                 fut, self._pending = self._pending, None
                 if fut is not None and not fut.done():
                     fut.set_result((header, body))

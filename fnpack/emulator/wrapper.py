@@ -105,8 +105,13 @@ class WorkerProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         for header, body in self.reader.feed(data):
-            if header.get("k") == wire.EVENT:
+            kind = header.get("k")
+            if kind == wire.EVENT:
                 self.handle(header, body)
+            elif kind == wire.BATCH:
+                self.busy = True
+                self.idle.clear()
+                self.loop.create_task(self._handle_batch(header, body))
 
     # -- events ----------------------------------------------------------------------------------
     def make_event(self, h: dict[str, Any], raw: bytes) -> nuclio_sdk.Event:
@@ -158,6 +163,34 @@ class WorkerProtocol(asyncio.Protocol):
             self._reply_error(exc)
         else:
             self._reply(output)
+
+    async def _handle_batch(self, h: dict[str, Any], raw: bytes) -> None:
+        """Stream events: one handler call per event, in order; reply with status/headers of each."""
+        replies = []
+        pos = 0
+        for meta, size in zip(h["ev"], h["n"]):
+            body = raw[pos : pos + size]
+            pos += size
+            try:
+                output = self.entrypoint(self.context, self.make_event(meta, body))
+                if inspect.isawaitable(output):
+                    output = await output
+                response = nuclio_sdk.Response.from_entrypoint_output(self._encode_json, output)
+                reply: dict[str, Any] = {"s": response["status_code"]}
+                if response["headers"]:
+                    reply["h"] = {
+                        str(k): v if isinstance(v, str) else json.dumps(v)
+                        for k, v in response["headers"].items()
+                    }
+            except nuclio_sdk.ExceptionWithResponse as exc:
+                reply = {"s": exc.status_code}
+            except Exception as exc:
+                self.logger.warn_with(
+                    "Exception caught in handler", error=one_line(exc), traceback=traceback.format_exc()
+                )
+                reply = {"s": 500}
+            replies.append(reply)
+        self._sent({"k": wire.BATCH_REPLY, "r": replies}, b"")
 
     def _reply(self, output: Any) -> None:
         try:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+from kafka_broker import kafka_broker  # noqa: F401  (session fixture: a real Tansu broker)
 
 
 def function_config(

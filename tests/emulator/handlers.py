@@ -125,3 +125,48 @@ def init_context(context):
 def handler(context, event):
     return "never"
 """
+
+# Stream handler: records every event it sees (one JSON line per event, a file per worker process);
+# "noack*" bodies are left unacknowledged, an "ack" body explicitly acks them all.
+STREAM = """
+import json
+import os
+import time
+from pathlib import Path
+
+import nuclio_sdk
+
+
+def init_context(context):
+    out = Path(os.environ["OUT_DIR"])
+    context.user_data.out = open(out / f"seen-{os.getpid()}.jsonl", "a", buffering=1)
+    context.user_data.pending = []
+
+    def on_drain():
+        Path(out, f"drained-{os.getpid()}").write_text("drained")
+
+    context.platform.set_drain_callback(on_drain)
+
+
+async def handler(context, event):
+    body = event.body.decode()
+    context.user_data.out.write(json.dumps({
+        "v": body, "topic": event.topic, "path": event.path, "shard": event.shard_id, "offset": event.offset,
+        "trigger": [event.trigger.kind, event.trigger.name], "headers": event.headers, "pid": os.getpid(),
+    }) + "\\n")
+    delay = float(os.environ.get("DELAY", "0"))
+    if delay:
+        time.sleep(delay)
+    if body.startswith("noack"):
+        response = context.Response(body="later")
+        response.ensure_no_ack()
+        context.user_data.pending.append(nuclio_sdk.QualifiedOffset.from_event(event))
+        return response
+    if body == "ack":
+        for qualified in context.user_data.pending:
+            await context.platform.explicit_ack(qualified)
+        context.user_data.pending.clear()
+    if body == "fail":
+        raise RuntimeError("stream handler failure")
+    return "ok"
+"""

@@ -130,9 +130,11 @@ def test_worker_that_cannot_start_is_a_one_line_error(write_function, source, re
 
 
 def test_crash_loop_backs_off_and_is_reported(write_function, emulator_log):
-    path = write_function(CRASH_AT_IMPORT)
+    path = write_function(
+        CRASH_AT_IMPORT, triggers={"h": {"kind": "http", "workerAvailabilityTimeoutMilliseconds": 300}}
+    )
     with serve(path, wait_ready=False, backoff=(0.05, 0.2)) as fn:
-        pool = fn.emulator.pools["default-http"]
+        pool = fn.emulator.pools["h"]
         wait_for(lambda: pool.crashes >= 5, timeout=20, what="five crashes")
         r = requests.get(fn.url, timeout=20)  # no worker ever frees: 503, not a hang
         assert r.status_code == 503
