@@ -18,8 +18,11 @@ from ..graph import (
 )
 from ..graph.steps import ErrorStep, FlowStep
 from .merger import Merge
+from .remote import BatchHttpRequests, RemoteStep
 
 __all__ = [
+    "BatchHttpRequests",
+    "RemoteStep",
     "ErrorStep",
     "FlowStep",
     "GraphContext",
