@@ -37,17 +37,20 @@ class FunctionStatus:
     function: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_function(cls, function: dict, dashboard_url: str) -> FunctionStatus:
+    def from_function(cls, function: dict, client: DashboardClient) -> FunctionStatus:
         status = function.get("status") or {}
         external = [str(u) for u in status.get("externalInvocationUrls") or []]
         internal = [str(u) for u in status.get("internalInvocationUrls") or []]
         port = status.get("httpPort") or None
+        host = None
+        if port and not external and not internal and status.get("state") == "ready":
+            host = client.external_ip()  # nuclio < 1.6 reports only the node port (as nuclio-jupyter does)
         return cls(
             name=function.get("metadata", {}).get("name", ""),
             project=project_of(function),
             state=status.get("state") or "unknown",
             message=status.get("message") or None,
-            url=invocation_url(external, internal, port, dashboard_url),
+            url=invocation_url(external, internal, port, client.base_url, host),
             internal_urls=internal,
             external_urls=external,
             http_port=port,
@@ -56,17 +59,22 @@ class FunctionStatus:
 
 
 def invocation_url(
-    external: list[str], internal: list[str], http_port: int | None, dashboard_url: str
+    external: list[str],
+    internal: list[str],
+    http_port: int | None,
+    dashboard_url: str,
+    external_ip: str | None = None,
 ) -> str | None:
-    """The address to call the function at: external URL first, then the dashboard host with ``httpPort``.
+    """The address to call the function at: external URL first, then internal, then host + ``httpPort``.
 
-    nuclio lists URLs as ``host:port[/path]`` without a scheme; an http URL is made from them.
+    nuclio lists URLs as ``host:port[/path]`` without a scheme; an http URL is made from them. The host for
+    a bare port is the dashboard's external IP when it reports one, else the dashboard's own host.
     """
     for candidate in (*external, *internal):
         if candidate:
             return candidate if "://" in candidate else f"http://{candidate}"
     if http_port:
-        host = urlsplit(dashboard_url).hostname or "127.0.0.1"
+        host = external_ip or urlsplit(dashboard_url).hostname or "127.0.0.1"
         return f"http://{host}:{http_port}"
     return None
 
@@ -124,6 +132,13 @@ def deploy(
     if client.ensure_project(project, namespace):
         console.print(f"created project {escape(project)}")
     existing = client.get_function(name, namespace)
+    if existing is not None:
+        current_project = project_of(existing)
+        if current_project and current_project != project:
+            raise DeployError(
+                f"function {name} already exists in project {current_project}; "
+                f"deploy it with --project {current_project}, or delete it first"
+            )
     tracker = LogTracker((existing or {}).get("status", {}).get("logs") or [])
     if existing is None:
         console.print(f"creating function {escape(name)} in project {escape(project)} at {client.base_url}")
@@ -136,7 +151,7 @@ def deploy(
             "metadata": metadata,
             "status": {"state": "building"},
         }
-        return FunctionStatus.from_function(current, client.base_url)
+        return FunctionStatus.from_function(current, client)
 
     final = wait_for_function(
         client,
@@ -147,7 +162,7 @@ def deploy(
         console=console,
         tracker=tracker,
     )
-    result = FunctionStatus.from_function(final, client.base_url)
+    result = FunctionStatus.from_function(final, client)
     where = result.url or "(the dashboard reported no invocation URL)"
     console.print(f"function {escape(name)} is ready: {where}")
     return result
@@ -169,7 +184,7 @@ def get(
     )
     name, namespace = _name_and_namespace(function, namespace)
     found = client.get_function(name, namespace)
-    return None if found is None else FunctionStatus.from_function(found, client.base_url)
+    return None if found is None else FunctionStatus.from_function(found, client)
 
 
 def delete(

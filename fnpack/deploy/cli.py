@@ -13,7 +13,7 @@ _CREDENTIALS_HELP = f"""\
 dashboard and credentials (flags win over env vars; credentials are never printed or written to files):
   {ENV_URL}    dashboard URL, e.g. https://nuclio.example.com (same as --dashboard)
   {ENV_USERNAME}, {ENV_PASSWORD}    HTTP basic auth
-  {ENV_ACCESS_KEY}    access key, sent as the X-V3io-Session-Key header
+  {ENV_ACCESS_KEY} (else V3IO_ACCESS_KEY)    access key (Iguazio session cookie + X-V3io-Session-Key)
 """
 
 

@@ -1,9 +1,11 @@
 """Dashboard credentials: resolved from flags, then env vars; applied to requests, never printed or saved.
 
 Env vars: ``NUCLIO_USERNAME`` + ``NUCLIO_PASSWORD`` (HTTP basic auth) and/or ``NUCLIO_ACCESS_KEY``
-(sent as the ``X-V3io-Session-Key`` header, the access-key header nuclio's dashboard accepts behind the
-Iguazio platform). Credentials embedded in the dashboard URL (``https://user:pw@host``) are moved here too,
-so the URL that is printed or put into an error message never carries them.
+(``V3IO_ACCESS_KEY`` as a fallback, the name nuclio-jupyter reads). An access key goes out the way
+nuclio's own Python client (nuclio-jupyter) sends it to a dashboard behind the Iguazio platform, as the
+``session`` cookie ``j:{"sid": "<key>"}``, and also as the ``X-V3io-Session-Key`` header.
+Credentials embedded in the dashboard URL (``https://user:pw@host``) are moved here too, so the URL that is
+printed or put into an error message never carries them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ ENV_URL = "NUCLIO_DASHBOARD_URL"
 ENV_USERNAME = "NUCLIO_USERNAME"
 ENV_PASSWORD = "NUCLIO_PASSWORD"
 ENV_ACCESS_KEY = "NUCLIO_ACCESS_KEY"
+ENV_ACCESS_KEY_FALLBACK = "V3IO_ACCESS_KEY"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Credentials:
         return cls(
             username=username or env.get(ENV_USERNAME) or None,
             password=password or env.get(ENV_PASSWORD) or None,
-            access_key=access_key or env.get(ENV_ACCESS_KEY) or None,
+            access_key=access_key or env.get(ENV_ACCESS_KEY) or env.get(ENV_ACCESS_KEY_FALLBACK) or None,
         )
 
     def apply(self, session: requests.Session) -> None:
@@ -51,6 +54,7 @@ class Credentials:
             session.auth = (self.username or "", self.password or "")
         if self.access_key:
             session.headers[ACCESS_KEY_HEADER] = self.access_key
+            session.headers["Cookie"] = f'session=j:{{"sid": "{self.access_key}"}}'
 
     def secrets(self) -> list[str]:
         """The values that must never appear in output (used to scrub messages from the dashboard)."""

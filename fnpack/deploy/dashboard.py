@@ -85,6 +85,15 @@ class DashboardClient:
             ok=(200, 202, 204),
         )
 
+    def external_ip(self) -> str | None:
+        """The address nuclio publishes node ports on (``GET /api/external_ip_addresses``), if it says."""
+        try:
+            resp = self._request("GET", "/api/external_ip_addresses", ok=(200, 404))
+            addresses = (self._json(resp) or {}).get("externalIPAddresses", {}).get("addresses") or []
+        except (DeployError, AttributeError):
+            return None
+        return str(addresses[0]) if resp.status_code == 200 and addresses else None
+
     # -- projects ----------------------------------------------------------------------------------------
 
     def projects(self, namespace: str | None = None) -> dict:

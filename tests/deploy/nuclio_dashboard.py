@@ -15,6 +15,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import json
 import os
 import re
 import ssl
@@ -87,8 +88,11 @@ class NuclioDashboard:
         default_namespace: str = "nuclio",
         use_emulator: bool = True,
         ssl_context: ssl.SSLContext | None = None,
+        report_invocation_urls: bool = True,
     ) -> None:
         self.ssl_context = ssl_context
+        # False: report only status.httpPort, as nuclio < 1.6 did (clients then ask external_ip_addresses)
+        self.report_invocation_urls = report_invocation_urls
         self.users = users or {}
         self.access_keys = access_keys or set()
         self.step_seconds = step_seconds
@@ -144,6 +148,7 @@ class NuclioDashboard:
         app.add_routes(
             [
                 web.get("/api/projects", self._list_projects),
+                web.get("/api/external_ip_addresses", self._external_ip_addresses),
                 web.post("/api/projects", self._create_project),
                 web.get("/api/functions", self._list_functions),
                 web.post("/api/functions", self._create_function),
@@ -172,7 +177,7 @@ class NuclioDashboard:
             self.bodies.append(await request.text())
         if not self.users and not self.access_keys:
             return await handler(request)
-        key = request.headers.get(ACCESS_KEY_HEADER)
+        key = request.headers.get(ACCESS_KEY_HEADER) or _session_cookie_key(request)
         if key and key in self.access_keys:
             return await handler(request)
         header = request.headers.get("Authorization", "")
@@ -208,6 +213,9 @@ class NuclioDashboard:
             "spec": body.get("spec") or {},
         }
         return web.json_response(self.projects[(ns, name)], status=201)
+
+    async def _external_ip_addresses(self, request: web.Request) -> web.Response:
+        return web.json_response({"externalIPAddresses": {"addresses": ["127.0.0.1"]}})
 
     # -- functions ---------------------------------------------------------------------------------------
 
@@ -365,8 +373,9 @@ class NuclioDashboard:
             return f"Function failed to start: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         rec.running = manager
         host_port = str(server.url).split("://", 1)[-1].rstrip("/")
-        rec.external_urls = [host_port]
         rec.http_port = int(host_port.rsplit(":", 1)[1])
+        if self.report_invocation_urls:
+            rec.external_urls = [host_port]
         return None
 
     async def _retire(self, rec: FunctionRecord) -> None:
@@ -435,6 +444,17 @@ async def import_check(config: dict) -> str | None:
         return None
     lines = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
     return f"Failed to import handler module {module}: {lines[-1].strip() if lines else 'unknown error'}"
+
+
+def _session_cookie_key(request: web.Request) -> str | None:
+    """The access key in the Iguazio session cookie ``j:{"sid": "<key>"}`` (what nuclio-jupyter sends)."""
+    raw = request.cookies.get("session", "")
+    if not raw.startswith("j:"):
+        return None
+    try:
+        return json.loads(raw[2:]).get("sid")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _error(status: int, message: str) -> web.Response:

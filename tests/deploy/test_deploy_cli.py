@@ -120,6 +120,16 @@ def test_access_key_flag_and_credentials_never_leak(dashboard, write_function, c
         assert secret not in seen
     headers = [h for _, p, h in dashboard.requests if p == "/api/functions"]
     assert headers and all(h.get("X-V3io-Session-Key") == SECRETS[1] for h in headers)
+    assert all(h.get("Cookie") == f'session=j:{{"sid": "{SECRETS[1]}"}}' for h in headers)
+
+
+def test_a_function_of_another_project_is_not_taken_over(dashboard, creds_env, write_function, capsys):
+    path = write_function(name="owned")
+    assert main(["deploy", str(path), "--dashboard", dashboard.url, "--project", "team-a", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["deploy", str(path), "--dashboard", dashboard.url, "--project", "team-b", *FAST]) == 1
+    assert "function owned already exists in project team-a" in capsys.readouterr().err
+    assert [m for m, p, _ in dashboard.requests if m == "PUT"] == []
 
 
 def test_credentials_in_the_url_are_used_but_never_printed(dashboard, write_function, capsys, monkeypatch):

@@ -14,7 +14,7 @@ import requests
 from fnpack.cli import main
 
 from .conftest import PASSWORD, USER
-from .nuclio_dashboard import emulator_serve
+from .nuclio_dashboard import NuclioDashboard, emulator_serve
 
 
 def test_deploy_then_invoke_the_reported_url(dashboard, creds_env, write_function, capsys):
@@ -34,6 +34,35 @@ def test_deploy_then_invoke_the_reported_url(dashboard, creds_env, write_functio
     assert main(["delete", "greeter", "--dashboard", dashboard.url]) == 0
     with pytest.raises(requests.ConnectionError):
         requests.post(url, data=b"world", timeout=5)  # the function stopped with its deletion
+
+
+def test_old_dashboards_reporting_only_a_port(creds_env, write_function, capsys):
+    """nuclio < 1.6 gives ``httpPort`` only: the URL is built from ``/api/external_ip_addresses``."""
+    if emulator_serve() is None:
+        pytest.skip("fnpack.emulator.serve is not available in this tree: the dashboard cannot run functions")
+    server = NuclioDashboard(report_invocation_urls=False).start()
+    try:
+        assert (
+            main(
+                [
+                    "deploy",
+                    str(write_function(name="oldstyle")),
+                    "--dashboard",
+                    server.url,
+                    "--poll-interval",
+                    "0.01",
+                ]
+            )
+            == 0
+        )
+        record = server.record("oldstyle")
+        assert "externalInvocationUrls" not in record["status"]
+        port = record["status"]["httpPort"]
+        assert f"function oldstyle is ready: http://127.0.0.1:{port}" in capsys.readouterr().out
+        assert requests.post(f"http://127.0.0.1:{port}", data=b"there", timeout=30).text == "hello there"
+        assert ("GET", "/api/external_ip_addresses") in [(m, p) for m, p, _ in server.requests]
+    finally:
+        server.stop()
 
 
 def test_function_that_cannot_start_ends_unhealthy(dashboard, creds_env, write_function, capsys):

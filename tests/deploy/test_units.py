@@ -46,10 +46,16 @@ def test_credentials_repr_hides_secrets_and_flags_win_over_env():
     assert "env-pw" not in repr(creds) and "env-key" not in repr(creds)
 
 
+def test_access_key_falls_back_to_v3io_access_key():
+    assert Credentials.resolve(env={"V3IO_ACCESS_KEY": "k"}).access_key == "k"
+    assert Credentials.resolve(env={"V3IO_ACCESS_KEY": "k", "NUCLIO_ACCESS_KEY": "n"}).access_key == "n"
+
+
 def test_invocation_url_prefers_external_and_adds_a_scheme():
     assert invocation_url(["1.2.3.4:3000"], ["fn.svc:8080"], 3000, "http://d") == "http://1.2.3.4:3000"
     assert invocation_url([], ["https://fn.internal"], None, "http://d") == "https://fn.internal"
     assert invocation_url([], [], 31000, "https://dash.example:8070") == "http://dash.example:31000"
+    assert invocation_url([], [], 31000, "https://dash.example:8070", "10.0.0.9") == "http://10.0.0.9:31000"
     assert invocation_url([], [], None, "http://d") is None
 
 
