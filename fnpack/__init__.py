@@ -29,6 +29,7 @@ _EXPORTS = {
     # function builder
     "new_function": "fnpack.package.function",
     "ServingFunction": "fnpack.package.function",
+    "code_to_function": "fnpack.package.function",
 }
 
 

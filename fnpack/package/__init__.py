@@ -1,5 +1,15 @@
 """Building serving functions: the function object, serialization, the nuclio config writer."""
 
-from .function import ServingFunction, ServingSpec, new_function
+from .config import BuildResult
+from .errors import BuildError
+from .function import ServingFunction, ServingSpec, code_to_function, new_function, write_function
 
-__all__ = ["ServingFunction", "ServingSpec", "new_function"]
+__all__ = [
+    "BuildError",
+    "BuildResult",
+    "ServingFunction",
+    "ServingSpec",
+    "code_to_function",
+    "new_function",
+    "write_function",
+]

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..graph.errors import GraphError
 from ..graph.server import GraphServer, mock_server
 from ..graph.steps import BaseStep, RootFlowStep, RouterStep, TaskStep, params_to_step
+from . import triggers
+from .code import UserCode, load_code
+from .config import SPEC_FILE_NAME, BuildResult, build_config, to_yaml
+from .errors import BuildError
+from .validation import normalize_name
 
 TOPOLOGIES = ("router", "flow")
 
@@ -28,6 +35,26 @@ class ServingSpec:
         self.secret_sources: list[dict] = []
         self.track_models: bool | None = None
         self.tracking_policy = None
+        # nuclio function settings (written by fnpack.package.config)
+        self.runtime: str = "python:3.11"
+        self.base_image: str | None = None
+        self.image: str | None = None
+        self.description: str = ""
+        self.env: list[dict] = []
+        self.triggers: dict[str, dict] = {}
+        self.build_commands: list[str] = []
+        self.requirements: list[str] = []
+        self.resources: dict = {}
+        self.min_replicas: int = 1
+        self.max_replicas: int = 4
+        self.volumes: list[dict] = []
+        self.readiness_timeout: int | None = None
+        # packaging: "embed" the fnpack runtime in the source, or "pip" install it; where the spec goes
+        self.build_runtime: str = "embed"
+        self.spec_source: str = "embed"
+        self.fnpack_requirement: str | None = None
+        self.force_by_value: set = set()
+        self.force_by_reference: set = set()
 
 
 class ServingFunction:
@@ -39,6 +66,7 @@ class ServingFunction:
         self.metadata = _Metadata(name, project, tag)
         self.spec = ServingSpec()
         self._namespace: list = []
+        self._code: UserCode | None = None
 
     @property
     def name(self) -> str:
@@ -211,8 +239,198 @@ class ServingFunction:
         server = GraphServer(
             graph=self.spec.graph, **{k: v for k, v in spec.items() if k != "graph"}, **kwargs
         )
-        namespaces = _namespaces(namespace) + self._namespace + [sys._getframe(1).f_globals]
+        namespaces = _namespaces(namespace) + self._local_namespaces() + [sys._getframe(1).f_globals]
         return mock_server(server, namespaces, current_function=current_function, track_models=track_models)
+
+    def _local_namespaces(self) -> list:
+        """The namespaces of this process: explicit ones, then the embedded user code (run once here)."""
+        return self._namespace + ([self._code.load()] if self._code is not None else [])
+
+    # --- nuclio function settings ---------------------------------------------------------------
+    def with_http(
+        self,
+        workers: int = 8,
+        port: int | None = None,
+        host: str | None = None,
+        paths: list[str] | None = None,
+        worker_timeout: float | None = None,
+        gateway_timeout: int | None = None,
+        trigger_name: str = "http",
+        service_type: str | None = None,
+        extra_attributes: dict | None = None,
+    ) -> ServingFunction:
+        """Configure the HTTP trigger: ``workers`` processes, optional fixed ``port``, ingress host/paths."""
+        trigger, annotations = triggers.http_trigger(
+            workers, port, host, paths, worker_timeout, gateway_timeout, service_type, extra_attributes
+        )
+        self.spec.triggers[trigger_name] = trigger
+        self.metadata.annotations.update(annotations)
+        return self
+
+    def add_kafka_trigger(
+        self,
+        brokers: list[str] | str,
+        topics: list[str] | str,
+        group: str | None = None,
+        initial_offset: str = "earliest",
+        max_workers: int = 1,
+        name: str = "kafka",
+        session_timeout: str | None = None,
+        heartbeat_interval: str | None = None,
+        worker_allocation_mode: str | None = None,
+        explicit_ack_mode: str | None = None,
+        extra_attributes: dict | None = None,
+    ) -> ServingFunction:
+        """Consume ``topics`` from ``brokers`` (group defaults to ``<function>-consumer-group``)."""
+        self.spec.triggers[name] = triggers.kafka_trigger(
+            brokers,
+            topics,
+            group or f"{self.metadata.name}-consumer-group",
+            initial_offset,
+            max_workers,
+            session_timeout,
+            heartbeat_interval,
+            worker_allocation_mode,
+            explicit_ack_mode,
+            extra_attributes,
+        )
+        return self
+
+    def add_cron_trigger(
+        self,
+        interval: str | None = None,
+        schedule: str | None = None,
+        body=None,
+        headers: dict | None = None,
+        name: str = "cron",
+    ) -> ServingFunction:
+        """Invoke the function every ``interval`` (``"10s"``) or on a cron ``schedule``."""
+        self.spec.triggers[name] = triggers.cron_trigger(interval, schedule, body, headers)
+        return self
+
+    def add_trigger(self, name: str, spec) -> ServingFunction:
+        """Add any nuclio trigger: a dict (``{"kind": ..., "attributes": ...}``) or an object with ``to_dict()``."""
+        if hasattr(spec, "to_dict"):
+            spec = spec.to_dict()
+        if not isinstance(spec, dict):
+            raise BuildError(f"trigger {name!r} must be a dict or have to_dict(), got {type(spec).__name__}")
+        self.spec.triggers[name] = dict(spec)
+        return self
+
+    def set_env(self, name: str, value) -> ServingFunction:
+        """Set an env var of the function (replaces an earlier one of the same name)."""
+        return self._put_env({"name": name, "value": str(value)})
+
+    def set_envs(self, env: dict) -> ServingFunction:
+        for name, value in env.items():
+            self.set_env(name, value)
+        return self
+
+    def set_env_from_secret(self, name: str, secret: str, secret_key: str | None = None) -> ServingFunction:
+        """An env var read from a Kubernetes secret: the yaml holds only the reference, never the value."""
+        ref = {"secretKeyRef": {"name": secret, "key": secret_key or name}}
+        return self._put_env({"name": name, "valueFrom": ref})
+
+    def with_k8s_secret(self, secret: str, keys: list[str] | dict) -> ServingFunction:
+        """Expose keys of a Kubernetes secret as env vars and as graph secrets (``context.get_secret``)."""
+        mapping = dict(keys) if isinstance(keys, dict) else {k: k for k in keys}
+        for env_name, key in mapping.items():
+            self.set_env_from_secret(env_name, secret, key)
+        return self.with_secrets("env", ",".join(mapping))
+
+    def _put_env(self, item: dict) -> ServingFunction:
+        self.spec.env = [e for e in self.spec.env if e.get("name") != item["name"]] + [item]
+        return self
+
+    def with_requirements(self, requirements: list[str] | str) -> ServingFunction:
+        """pip requirements for the function image: a list, or the path of a requirements.txt."""
+        if isinstance(requirements, str):
+            path = Path(requirements)
+            if not path.is_file():
+                raise BuildError(f"requirements file {requirements} not found")
+            lines = path.read_text(encoding="utf-8").splitlines()
+            requirements = [line.split("#", 1)[0].strip() for line in lines]
+        for requirement in requirements:
+            if requirement and requirement not in self.spec.requirements:
+                self.spec.requirements.append(requirement)
+        return self
+
+    def with_build_commands(self, *commands: str) -> ServingFunction:
+        """Shell lines nuclio runs when it builds the image (after the base image)."""
+        self.spec.build_commands.extend(commands)
+        return self
+
+    def with_limits(self, mem: str | None = None, cpu: str | None = None, gpus: int | None = None):
+        """Resource limits of each replica (``mem="1G"``, ``cpu="2"``, ``gpus=1``)."""
+        return self._resources("limits", mem, cpu, gpus)
+
+    def with_requests(self, mem: str | None = None, cpu: str | None = None):
+        """Resource requests of each replica."""
+        return self._resources("requests", mem, cpu, None)
+
+    def _resources(self, kind: str, mem, cpu, gpus) -> ServingFunction:
+        section = self.spec.resources.setdefault(kind, {})
+        for key, value in (("memory", mem), ("cpu", cpu), ("nvidia.com/gpu", gpus)):
+            if value is not None:
+                section[key] = value
+        return self
+
+    def with_replicas(self, min_replicas: int = 1, max_replicas: int | None = None) -> ServingFunction:
+        if max_replicas is None:
+            max_replicas = max(min_replicas, self.spec.max_replicas)
+        if min_replicas < 0 or max_replicas < max(min_replicas, 1):
+            raise BuildError(
+                f"replicas must satisfy 0 <= min <= max, max >= 1 (got {min_replicas}, {max_replicas})"
+            )
+        self.spec.min_replicas = min_replicas
+        self.spec.max_replicas = max_replicas
+        return self
+
+    def set_serialization(self, by_value=(), by_reference=()) -> ServingFunction:
+        """Force how classes/handlers travel: objects or modules (or module names) by value or by import path."""
+        for item in by_value:
+            self.spec.force_by_value.add(item.__name__ if isinstance(item, type(sys)) else item)
+        for item in by_reference:
+            self.spec.force_by_reference.add(item.__name__ if isinstance(item, type(sys)) else item)
+        return self
+
+    # --- packaging ------------------------------------------------------------------------------
+    def build(
+        self,
+        namespace=None,
+        runtime: str | None = None,
+        spec_source: str | None = None,
+        current_function: str | None = None,
+    ) -> BuildResult:
+        """Package the function: the nuclio config plus a report (by-value names, warnings, sizes)."""
+        return self._build(namespace, runtime, spec_source, current_function, sys._getframe(1).f_globals)
+
+    def _build(self, namespace, runtime, spec_source, current_function, caller) -> BuildResult:
+        main = sys.modules.get("__main__")
+        namespaces = [*_namespaces(namespace), *self._namespace, caller]
+        if main is not None:
+            namespaces.append(vars(main))
+        return build_config(self, namespaces, runtime, spec_source, current_function)
+
+    def to_dict(self, namespace=None, runtime: str | None = None, spec_source: str | None = None) -> dict:
+        """The nuclio function config (what ``function.yaml`` holds)."""
+        return self._build(namespace, runtime, spec_source, None, sys._getframe(1).f_globals).config
+
+    def to_yaml(self, namespace=None, runtime: str | None = None, spec_source: str | None = None) -> str:
+        result = self._build(namespace, runtime, spec_source, None, sys._getframe(1).f_globals)
+        return to_yaml(result.config)
+
+    def export(
+        self,
+        target: str = "function.yaml",
+        namespace=None,
+        runtime: str | None = None,
+        spec_source: str | None = None,
+    ) -> BuildResult:
+        """Write ``function.yaml`` (and ``serving_spec.json`` next to it when the spec source is ``file``)."""
+        result = self._build(namespace, runtime, spec_source, None, sys._getframe(1).f_globals)
+        write_function(result, target)
+        return result
 
 
 class _Metadata:
@@ -220,6 +438,9 @@ class _Metadata:
         self.name = name
         self.project = project
         self.tag = tag
+        self.namespace: str | None = None
+        self.labels: dict[str, str] = {}
+        self.annotations: dict[str, str] = {}
 
 
 def _namespaces(namespace) -> list:
@@ -235,3 +456,48 @@ def new_function(
     if kind not in ("serving", "serving_v2"):
         raise ValueError(f"unsupported function kind {kind!r}: fnpack builds serving functions")
     return ServingFunction(name, project=project, tag=tag)
+
+
+def code_to_function(
+    name: str = "",
+    project: str = "",
+    tag: str = "",
+    filename: str | None = None,
+    code: str | None = None,
+    kind: str = "serving",
+    image: str | None = None,
+    base_image: str | None = None,
+    requirements: list[str] | str | None = None,
+    description: str = "",
+) -> ServingFunction:
+    """A serving function whose classes and handlers come from a .py file or a notebook (.ipynb).
+
+    The code is embedded in the function as its own module; notebooks go through nuclio-jupyter (cells
+    marked ``# nuclio: ignore`` are skipped, ``%nuclio env``/``cmd`` magics become env and build commands).
+    """
+    user_code = load_code(filename, code, name)
+    if not name:
+        name = normalize_name(Path(filename).stem if filename else "function")
+    fn = new_function(name, project=project, tag=tag, kind=kind)
+    fn._code = user_code
+    for item in user_code.env:
+        if isinstance(item, dict) and item.get("name"):
+            fn._put_env(dict(item))
+    fn.spec.build_commands.extend(user_code.commands)
+    fn.spec.image = image
+    fn.spec.base_image = base_image
+    fn.spec.description = description
+    if requirements:
+        fn.with_requirements(requirements)
+    return fn
+
+
+def write_function(result: BuildResult, target: str) -> str:
+    """Write a build result to ``target`` (plus ``serving_spec.json`` beside it for a file spec source)."""
+    path = Path(target)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_yaml(result.config), encoding="utf-8")
+    if result.spec_file is not None:
+        (path.parent / SPEC_FILE_NAME).write_text(result.spec_file, encoding="utf-8")
+    return os.fspath(path)

@@ -1,0 +1,253 @@
+"""The nuclio function config writer: a ServingFunction → ``function.yaml`` (as a dict).
+
+It serializes the graph's classes (:mod:`.serialize`), puts the serving spec where the function reads it
+(source, env var or mounted file), writes the self-contained source (:mod:`.embed`) and validates the
+result (:mod:`.validation`). Every failure is a one-line :class:`BuildError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import yaml
+
+from .. import __version__
+from ..graph.steps import RootFlowStep
+from . import validation
+from .embed import HANDLER, function_source
+from .errors import BuildError
+from .resources import read_template
+from .serialize import Serializer
+
+if TYPE_CHECKING:
+    from .function import ServingFunction
+
+SPEC_SOURCES = ("embed", "env", "file")
+RUNTIME_MODES = ("embed", "pip")
+SPEC_ENV = "SERVING_SPEC_ENV"
+SPEC_FILE_ENV = "FNPACK_SERVING_SPEC_FILE"
+SPEC_MOUNT_DIR = "/etc/fnpack"
+SPEC_FILE_NAME = "serving_spec.json"
+PROJECT_LABEL = "nuclio.io/project-name"
+PACKAGING_KEY = "fnpack"
+
+
+@dataclass
+class BuildResult:
+    """A packaged function: the nuclio config plus what the CLI reports."""
+
+    config: dict
+    spec_json: str
+    spec_source: str
+    runtime: str
+    by_value: list[str] = field(default_factory=list)
+    by_reference: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source_size: int = 0
+
+    @property
+    def spec_file(self) -> str | None:
+        """The content of ``serving_spec.json`` to ship next to function.yaml (spec source ``file``)."""
+        return self.spec_json if self.spec_source == "file" else None
+
+
+def _rename(struct, renames: dict) -> None:
+    """Replace short class/handler names by their import paths, in place, through the graph dict."""
+    if isinstance(struct, dict):
+        for key in ("class_name", "handler"):
+            value = struct.get(key)
+            if isinstance(value, str) and value in renames:
+                struct[key] = renames[value]
+        args = struct.get("class_args")
+        if isinstance(args, dict):
+            for key, value in args.items():
+                if key.startswith("_") and isinstance(value, str) and value in renames:
+                    args[key] = renames[value]
+        for child in ("routes", "steps"):
+            for sub in (struct.get(child) or {}).values():
+                _rename(sub, renames)
+
+
+def _pip(requirement: str) -> str:
+    return f"pip install {shlex.quote(requirement)}"
+
+
+def build_config(
+    fn: ServingFunction,
+    namespaces: list,
+    runtime: str | None = None,
+    spec_source: str | None = None,
+    current_function: str | None = None,
+) -> BuildResult:
+    """Package ``fn``; ``namespaces`` resolve the graph's class and handler names."""
+    spec = fn.spec
+    runtime = runtime or spec.build_runtime
+    spec_source = spec_source or spec.spec_source
+    if runtime not in RUNTIME_MODES:
+        raise BuildError(f"unknown runtime mode {runtime!r}: use 'embed' (self-contained) or 'pip'")
+    if spec_source not in SPEC_SOURCES:
+        raise BuildError(f"unknown spec source {spec_source!r}: use one of {', '.join(SPEC_SOURCES)}")
+    name = validation.check_name(fn.metadata.name)
+    if spec.graph is None:
+        raise BuildError("nothing to build: the function has no graph, use set_topology() / add_model()")
+    for source in spec.secret_sources:
+        if source.get("kind") != "env":
+            raise BuildError(
+                f"secret source kind {source.get('kind')!r} would write secret values into function.yaml: "
+                "use fn.set_env_from_secret(...) and fn.with_secrets('env', names) instead"
+            )
+
+    code = fn._code
+    serializer = Serializer(
+        namespaces,
+        embedded_names=code.names if code else set(),
+        force_value=spec.force_by_value,
+        force_reference=spec.force_by_reference,
+    )
+    outcome = serializer.run(spec.graph, spec.graph_initializer)
+    warnings = [
+        f"'{n}' is not importable here; the function must install it (fn.with_requirements)"
+        for n in outcome.unresolved
+    ]
+
+    serving_spec = fn.serving_spec(current_function)
+    if callable(serving_spec.get("graph_initializer")):
+        initializer = serving_spec["graph_initializer"]
+        serving_spec["graph_initializer"] = getattr(initializer, "__qualname__", None)
+    _rename(serving_spec["graph"], outcome.renames)
+    packaging: dict = {"version": __version__}
+    payload = outcome.payload()
+    if payload:
+        packaging["namespace"] = payload
+    if code:
+        packaging["modules"] = [code.module]
+    serving_spec[PACKAGING_KEY] = packaging
+    try:
+        spec_json = json.dumps(serving_spec, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise BuildError(
+            f"the serving spec is not JSON serializable ({exc}): class_args must be plain data; "
+            "pass objects through a class defined in your code instead"
+        )
+    if spec_source != "file":
+        validation.check_spec_size(
+            len(spec_json.encode("utf-8")),
+            "the function source" if spec_source == "embed" else f"env var {SPEC_ENV}",
+        )
+
+    config = yaml.safe_load(read_template("function.yaml"))
+    metadata = config["metadata"]
+    metadata["name"] = name
+    labels = dict(fn.metadata.labels)
+    if fn.metadata.project:
+        labels[PROJECT_LABEL] = validation.check_name(fn.metadata.project, "project name")
+    if fn.metadata.tag:
+        labels.setdefault("fnpack.io/tag", fn.metadata.tag)
+    metadata["labels"] = labels
+    metadata["annotations"] = dict(fn.metadata.annotations)
+    if fn.metadata.namespace:
+        metadata["namespace"] = fn.metadata.namespace
+
+    nuclio = config["spec"]
+    nuclio["runtime"] = validation.check_runtime(spec.runtime)
+    nuclio["handler"] = HANDLER
+    nuclio["description"] = spec.description or f"fnpack serving function {fn.uri}"
+    env = copy.deepcopy(spec.env)
+    if current_function is not None:
+        env = [e for e in env if e.get("name") != "SERVING_CURRENT_FUNCTION"]
+        env.append({"name": "SERVING_CURRENT_FUNCTION", "value": current_function})
+    volumes = copy.deepcopy(spec.volumes)
+    embedded_spec = None
+    if spec_source == "embed":
+        embedded_spec = spec_json
+    elif spec_source == "env":
+        env.append({"name": SPEC_ENV, "value": spec_json})
+    else:
+        env.append({"name": SPEC_FILE_ENV, "value": f"{SPEC_MOUNT_DIR}/{SPEC_FILE_NAME}"})
+        volumes.append(
+            {
+                "volume": {"name": "fnpack-serving-spec", "configMap": {"name": f"{name}-serving-spec"}},
+                "volumeMount": {"name": "fnpack-serving-spec", "mountPath": SPEC_MOUNT_DIR, "readOnly": True},
+            }
+        )
+    validation.check_env(env)
+    nuclio["env"] = env
+    if volumes:
+        nuclio["volumes"] = volumes
+    if not spec.triggers:
+        warnings.append(
+            "no triggers: nuclio adds a default HTTP trigger (use fn.with_http() to configure it)"
+        )
+    for trigger_name, trigger in spec.triggers.items():
+        validation.check_trigger(trigger_name, trigger)
+    nuclio["triggers"] = copy.deepcopy(spec.triggers)
+    nuclio["minReplicas"] = spec.min_replicas
+    nuclio["maxReplicas"] = spec.max_replicas
+    if spec.resources:
+        nuclio["resources"] = copy.deepcopy(spec.resources)
+    else:
+        nuclio.pop("resources", None)
+    if spec.readiness_timeout is not None:
+        nuclio["readinessTimeoutSeconds"] = spec.readiness_timeout
+    if spec.image:
+        nuclio["image"] = spec.image
+
+    source = function_source(
+        name,
+        embedded_spec,
+        user_modules={code.module: code.source} if code else None,
+        embed_runtime=runtime == "embed",
+    )
+    build = nuclio["build"]
+    build["functionSourceCode"] = base64.b64encode(source.encode("utf-8")).decode("ascii")
+    if spec.base_image:
+        build["baseImage"] = spec.base_image
+    build["commands"] = _commands(fn, runtime, bool(payload), outcome.needs_remote)
+    return BuildResult(
+        config=config,
+        spec_json=spec_json,
+        spec_source=spec_source,
+        runtime=runtime,
+        by_value=sorted(outcome.by_value),
+        by_reference=sorted(outcome.by_reference),
+        warnings=warnings,
+        source_size=len(source.encode("utf-8")),
+    )
+
+
+def _commands(fn: ServingFunction, runtime: str, has_payload: bool, needs_remote: bool) -> list[str]:
+    """Build commands: the user's, then pip installs of what the graph needs (deduplicated, in order)."""
+    commands = list(fn.spec.build_commands)
+    requirements = []
+    if runtime == "pip":
+        requirements.append(fn.spec.fnpack_requirement or f"fnpack=={__version__}")
+    if has_payload:
+        import cloudpickle
+
+        # the same version that pickled the classes loads them
+        requirements.append(f"cloudpickle=={cloudpickle.__version__}")
+    if needs_remote:
+        graph = fn.spec.graph
+        async_engine = isinstance(graph, RootFlowStep) and graph.engine_kind != "sync"
+        requirements.append("aiohttp" if async_engine else "requests")
+    requirements.extend(fn.spec.requirements)
+    for requirement in requirements:
+        command = _pip(requirement)
+        if command not in commands:
+            commands.append(command)
+    return commands
+
+
+def to_yaml(config: dict) -> str:
+    return yaml.safe_dump(config, default_flow_style=False, sort_keys=False, width=120)
+
+
+def python_version_runtime() -> str:
+    """``python:3.X`` of this interpreter (used when the user asks for the local version)."""
+    return f"python:{sys.version_info.major}.{sys.version_info.minor}"

@@ -1,0 +1,1 @@
+"""Text templates (function.yaml skeleton, Dockerfile, source bootstrap), read through importlib.resources."""
