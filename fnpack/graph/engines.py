@@ -18,7 +18,7 @@ from types import CoroutineType
 from .errors import StepError, err_to_str
 from .event import Event
 from .loop import LoopThread
-from .plan import DROP, FlowPlan, Node, copy_for_branch
+from .plan import DROP, FlowPlan, Node, all_nodes, copy_for_branch
 
 
 def _fail(node: Node, exc: BaseException) -> StepError:
@@ -51,6 +51,9 @@ class RouterRoot:
         self._loop = loop
         self._context = context
 
+    def nodes(self) -> list[Node]:
+        return all_nodes([self.node])
+
     def run(self, event):
         try:
             result = self.node.call(event)
@@ -69,8 +72,12 @@ class SyncFlow:
 
     def __init__(self, plan: FlowPlan, loop: LoopThread, context):
         self.start = plan.starts[0]
+        self._plan = plan
         self._loop = loop
         self._context = context
+
+    def nodes(self) -> list[Node]:
+        return all_nodes(self._plan.starts)
 
     def run(self, event):
         node = self.start
@@ -117,6 +124,7 @@ class AsyncFlow:
     def __init__(self, plan: FlowPlan, loop: LoopThread, context, max_in_flight: int = 256):
         self.starts = plan.starts
         self.has_responder = plan.has_responder
+        self._plan = plan
         self._loop = loop
         self._context = context
         self.max_in_flight = max(1, int(max_in_flight))
@@ -155,6 +163,9 @@ class AsyncFlow:
             first = errors[0]
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise RuntimeError(f"an event failed after its response was sent: {first}{more}") from first
+
+    def nodes(self) -> list[Node]:
+        return all_nodes(self._plan.starts)
 
     @property
     def in_flight(self) -> int:

@@ -254,9 +254,8 @@ class Compiler:
                 {"full_event_wrapper": True, "body": body, "id": event.id, "key": event.key} if wrap else body
             )
             pusher.push(record)
-            event.terminated = True
             event.body = None
-            return event
+            return DROP  # this function's part of the event ends here
 
         return Node(step.name, step, push, obj=pusher)
 
@@ -364,6 +363,24 @@ class FlowPlan:
         self.starts = starts
         self.nodes = nodes
         self.has_responder = has_responder
+
+
+def all_nodes(roots) -> list[Node]:
+    """Every node reachable from ``roots``, routes included (each once)."""
+    seen: dict[int, Node] = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        stack.extend(node.next)
+        if node.recovery is not None:
+            stack.append(node.recovery)
+        routes = getattr(node.object, "routes", None)
+        if isinstance(routes, dict):
+            stack.extend(r for r in routes.values() if isinstance(r, Node))
+    return list(seen.values())
 
 
 def compile_flow(root: RootFlowStep, compiler: Compiler, engine: str) -> FlowPlan:

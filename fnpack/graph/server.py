@@ -220,6 +220,9 @@ class GraphServer:
                     message = f"failed to json decode event, {exc}"
                     self.context.push_error(event, message, source="_handler")
                     return self._text_response(message, 400)
+        body = event.body
+        if body.__class__ is dict and body.get("full_event_wrapper") is True:
+            _unwrap(event, body)
         try:
             result = self._plan.run(event)
         except Exception as exc:
@@ -310,11 +313,33 @@ class GraphServer:
             self._plan.wait_for_completion(timeout)
 
     def close(self, timeout: float | None = 30) -> None:
-        """Drain, then stop the engine's event loop."""
+        """Drain, release step resources (``close()`` / ``async aclose()`` hooks), stop the loop."""
         try:
             self.wait_for_completion(timeout)
         finally:
+            for node in self._plan.nodes() if self._plan is not None else []:
+                self._close_object(node.object)
             self._loop.stop()
+
+    def _close_object(self, obj) -> None:
+        if obj is None:
+            return
+        try:
+            if hasattr(obj, "aclose") and self._loop.started:
+                self._loop.run(obj.aclose(), timeout=10)
+            if hasattr(obj, "close"):
+                obj.close()
+        except Exception as exc:
+            self.context.logger.warn(f"closing {type(obj).__name__} failed: {err_to_str(exc)}")
+
+
+def _unwrap(event, wrapper: dict) -> None:
+    """Restore an event that a queue step pushed as a full-event record (body, id, key)."""
+    event.body = wrapper.get("body")
+    if wrapper.get("id"):
+        event.id = wrapper["id"]
+    if wrapper.get("key"):
+        event.key = wrapper["key"]
 
 
 def _namespaces(namespace) -> list:

@@ -98,6 +98,17 @@ class _HttpStep(StepToDict):
                 endpoint = f"{endpoint}/{self.subpath.strip('/')}"
             self._endpoint = endpoint
 
+    def close(self) -> None:
+        """Release the pooled HTTP connections (called by ``GraphServer.close()``)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    async def aclose(self) -> None:
+        if self._async_session is not None and not self._async_session.closed:
+            await self._async_session.close()
+        self._async_session = None
+
     # --- request building ----------------------------------------------------------------------
     def _request(self, body, event) -> tuple[str, str, dict, bytes | None]:
         method = (self.method or _text(getattr(event, "method", None)) or "POST").upper()
@@ -302,7 +313,12 @@ class BatchHttpRequests(_HttpStep):
 
         items = self._items(event)
         self.max_in_flight = self.max_concurrency
-        results = await asyncio.gather(*(self._call_async(item, event) for item in items))
+        results = await asyncio.gather(
+            *(self._call_async(item, event) for item in items), return_exceptions=True
+        )
+        for result in results:  # every request has finished: report the first failure
+            if isinstance(result, BaseException):
+                raise result
         event.body = update_in(event.body, self._out_keys, list(results))
         return event
 
