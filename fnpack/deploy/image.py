@@ -23,6 +23,7 @@ from fnpack.deploy.errors import DeployError
 
 _RUNTIME_RE = re.compile(r"^python(?::(3\.\d+))?$")
 DEFAULT_PYTHON = "3.11"
+BUILD_TRIGGERS = ("functionSourceCode", "path", "image")  # any of these in spec.build makes nuclio build
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -53,7 +54,9 @@ def write_context(config: dict, directory: Path, *, base_image: str, processor_i
     """Lay out the build context (Dockerfile, handler/, function.yaml) in ``directory``; return the Dockerfile."""
     source = source_code(config)
     if source is None:
-        raise DeployError("the function has no spec.build.functionSourceCode to put in the image")
+        image = (config.get("spec") or {}).get("image")
+        already = f" (it already deploys the image {image})" if image else ""
+        raise DeployError(f"the function has no spec.build.functionSourceCode to put in the image{already}")
     module, _ = handler_module(config)
     handler_file = directory / "handler" / (module.replace(".", "/") + ".py")
     handler_file.parent.mkdir(parents=True, exist_ok=True)
@@ -137,15 +140,21 @@ def push_image(client: Any, tag: str, console: Console) -> str | None:
 
 
 def with_image(config: dict, image: str) -> dict:
-    """A copy of ``config`` that deploys the prebuilt ``image`` (nuclio skips its own build).
+    """A copy of ``config`` that deploys the prebuilt ``image``.
 
-    The source and build commands stay, so ``fnpack image`` can rebuild from the rewritten file.
+    nuclio builds whenever ``spec.build`` has ``functionSourceCode``, ``path`` or ``image``, whatever the
+    ``codeEntryType`` (``functionBuildRequired`` in its platform code), so those go: the source and the
+    build commands' results are in the image. Keep the original file (``--output``) to rebuild.
     """
     out = copy.deepcopy(config)
     out.pop("status", None)
     spec = out.setdefault("spec", {})
     spec["image"] = image
-    spec.setdefault("build", {})["codeEntryType"] = "image"
+    build = spec.setdefault("build", {})
+    for key in BUILD_TRIGGERS:
+        build.pop(key, None)
+    build.pop("commands", None)
+    build["codeEntryType"] = "image"
     return out
 
 

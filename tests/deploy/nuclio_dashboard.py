@@ -325,6 +325,13 @@ class NuclioDashboard:
             problem = check_config(rec.config)
             if problem:
                 return self._fail(rec, problem)
+            if not build_required(rec.config):
+                self._log(rec, "Skipping build", name=name, image=rec.config["spec"]["image"])
+                await self._step()
+                # a prebuilt image runs as it is: this dashboard has no container runtime to start it
+                self._log(rec, "Function deploy complete", image=rec.config["spec"]["image"])
+                rec.state = "ready"
+                return None
             self._log(rec, "Building processor image", imageName=f"nuclio/processor-{name}:latest")
             for command in (rec.config["spec"].get("build") or {}).get("commands") or []:
                 await self._step()
@@ -390,6 +397,12 @@ class NuclioDashboard:
             await asyncio.get_running_loop().run_in_executor(None, manager.__exit__, None, None, None)
 
 
+def build_required(config: dict) -> bool:
+    """nuclio's ``functionBuildRequired``: source, path or a target image in spec.build mean a build."""
+    build = config["spec"].get("build") or {}
+    return bool(build.get("functionSourceCode") or build.get("path") or build.get("image"))
+
+
 def check_config(config: dict) -> str | None:
     """The config errors nuclio reports as a failed deploy (state ``error`` with a message)."""
     spec = config.get("spec") or {}
@@ -400,8 +413,10 @@ def check_config(config: dict) -> str | None:
     if not HANDLER_RE.match(handler):
         return f"Handler is not of the form module:entrypoint: {handler or '(none)'}"
     build = spec.get("build") or {}
-    if build.get("codeEntryType") == "image":
-        return None if spec.get("image") else "Image must be provided when codeEntryType is image"
+    if not build_required(config):
+        if spec.get("image"):
+            return None
+        return "Function must have either spec.build.path, spec.build.functionSourceCode, spec.build.image or spec.image set in order to create"
     if not build.get("functionSourceCode"):
         return "Function source code must be provided (spec.build.functionSourceCode)"
     try:
@@ -415,8 +430,6 @@ async def import_check(config: dict) -> str | None:
     """Import the handler module in a fresh interpreter, as the Python wrapper does at start."""
     spec = config["spec"]
     build = spec.get("build") or {}
-    if build.get("codeEntryType") == "image":
-        return None
     module, entry = spec["handler"].rsplit(":", 1)
     source = base64.b64decode(build["functionSourceCode"])
     with tempfile.TemporaryDirectory(prefix="nuclio-build-") as tmp:

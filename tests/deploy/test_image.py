@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 import yaml
 
@@ -76,8 +74,7 @@ def test_push_to_a_registry_rewrites_the_function_yaml(
     assert path.read_text() == original  # --output leaves the source yaml alone
     rewritten = yaml.safe_load(out_path.read_text())
     assert rewritten["spec"]["image"] == tag
-    assert rewritten["spec"]["build"]["codeEntryType"] == "image"
-    assert base64.b64decode(rewritten["spec"]["build"]["functionSourceCode"]).decode() == HELLO_SOURCE
+    assert rewritten["spec"]["build"] == {"codeEntryType": "image"}  # nothing left that makes nuclio build
 
     # what is in the registry is the function: drop the local copy, pull it back, read the handler
     client = docker_daemon.client
@@ -85,9 +82,14 @@ def test_push_to_a_registry_rewrites_the_function_yaml(
     client.images.pull(f"{registry.address}/fnpack/pushed", tag="ci-1")
     assert _run(client, tag, "cat /opt/nuclio/main.py") == HELLO_SOURCE
 
-    # without --output the yaml is rewritten in place
+    # without --output the yaml is rewritten in place; rebuilding from it says why it cannot
     assert main(_image_args(path, tag, base_image, docker_daemon, "--push")) == 0
     assert yaml.safe_load(path.read_text())["spec"]["image"] == tag
+    capsys.readouterr()
+    assert main(_image_args(path, tag, base_image, docker_daemon)) == 1
+    assert f"no spec.build.functionSourceCode to put in the image (it already deploys the image {tag})" in (
+        capsys.readouterr().err
+    )
 
 
 def test_failing_build_command_is_a_one_line_error(docker_daemon, base_image, write_function, capsys):
@@ -107,3 +109,16 @@ def test_push_failure_is_reported(docker_daemon, base_image, write_function, cap
     err = capsys.readouterr().err
     assert rc == 1 and "fnpack image: error: push" in err and "failed" in err
     assert path.read_text() == before
+
+
+def test_the_pushed_function_yaml_deploys_without_a_build(
+    docker_daemon, base_image, registry, write_function, dashboard, creds_env, capsys
+):
+    path = write_function(name="prebuilt", commands=[])
+    tag = f"{registry.address}/fnpack/prebuilt:1"
+    assert main(_image_args(path, tag, base_image, docker_daemon, "--push")) == 0
+    assert main(["deploy", str(path), "--dashboard", dashboard.url, "--poll-interval", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "Skipping build" in out and "Building processor image" not in out
+    deployed = dashboard.record("prebuilt")
+    assert deployed["spec"]["image"] == tag and "functionSourceCode" not in deployed["spec"]["build"]

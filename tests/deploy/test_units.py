@@ -101,11 +101,18 @@ def test_default_base_image_from_runtime():
         default_base_image(function_config(runtime="golang"))
 
 
-def test_with_image_points_the_config_at_the_image_and_keeps_the_source():
+def test_with_image_leaves_nothing_that_would_make_nuclio_build():
     config = function_config()
     config["status"] = {"state": "ready"}
+    config["spec"]["build"].update(
+        path="/src", image="old/target", baseImage="python:3.11", noBaseImagesPull=True
+    )
     out = with_image(config, "reg/fn:1")
     assert out["spec"]["image"] == "reg/fn:1"
-    assert out["spec"]["build"]["codeEntryType"] == "image"
-    assert out["spec"]["build"]["functionSourceCode"] == config["spec"]["build"]["functionSourceCode"]
+    assert out["spec"]["build"] == {
+        "codeEntryType": "image",
+        "baseImage": "python:3.11",
+        "noBaseImagesPull": True,
+    }
     assert "status" not in out and "image" not in config["spec"]  # the input is not touched
+    assert config["spec"]["build"]["functionSourceCode"]
