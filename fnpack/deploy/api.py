@@ -17,7 +17,7 @@ from fnpack.deploy.config import PROJECT_LABEL, function_name, load_function, na
 from fnpack.deploy.credentials import Credentials
 from fnpack.deploy.dashboard import DashboardClient
 from fnpack.deploy.errors import DeployError
-from fnpack.deploy.watch import LogTracker, wait_for_function
+from fnpack.deploy.watch import FAILED_STATES, READY_STATES, LogTracker, wait_for_function
 
 DEFAULT_PROJECT = "default"
 
@@ -197,17 +197,28 @@ def delete(
     access_key: str | None = None,
     verify_tls: bool | str = True,
     missing_ok: bool = False,
+    force: bool = False,
 ) -> bool:
-    """Delete the function; True when it existed. Raises DeployError when absent unless ``missing_ok``."""
+    """Delete the function; True when it existed. Raises DeployError when absent unless ``missing_ok``.
+
+    ``force`` deletes it even while it is building (nuclio refuses that otherwise).
+    """
     client = client_for(
         dashboard, username=username, password=password, access_key=access_key, verify_tls=verify_tls
     )
     name, namespace = _name_and_namespace(function, namespace)
-    if client.get_function(name, namespace) is None:
+    existing = client.get_function(name, namespace)
+    if existing is None:
         if missing_ok:
             return False
         raise DeployError(f"function {name} does not exist on the dashboard at {client.base_url}")
-    client.delete_function(name, namespace)
+    try:
+        client.delete_function(name, namespace, force=force)
+    except DeployError as exc:
+        state = (existing.get("status") or {}).get("state")
+        if force or state in READY_STATES | FAILED_STATES:
+            raise
+        raise DeployError(f"{exc} (the function is {state}: --force deletes it anyway)")
     return True
 
 

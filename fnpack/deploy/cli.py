@@ -84,6 +84,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("function", metavar="NAME_OR_YAML", help="function name, or its function.yaml")
     p.add_argument("--missing-ok", action="store_true", help="succeed when the function does not exist")
+    p.add_argument("--force", action="store_true", help="delete even while the function is building")
 
     p = subparsers.add_parser(
         "image",
@@ -210,7 +211,11 @@ def _delete(args: argparse.Namespace) -> int:
 
     with _user_errors():
         existed = delete(
-            args.function, namespace=args.namespace, missing_ok=args.missing_ok, **_connection(args)
+            args.function,
+            namespace=args.namespace,
+            missing_ok=args.missing_ok,
+            force=args.force,
+            **_connection(args),
         )
     print(f"deleted function {args.function}" if existed else f"function {args.function} did not exist")
     return 0

@@ -20,6 +20,7 @@ from fnpack.deploy.errors import DeployError
 NAMESPACE_HEADER = "x-nuclio-function-namespace"
 PROJECT_HEADER = "x-nuclio-project-name"
 PROJECT_NAMESPACE_HEADER = "x-nuclio-project-namespace"
+IGNORE_STATE_HEADER = "x-nuclio-delete-function-ignore-state-validation"
 _AUTH_HINT = (
     "check --user/--password or --access-key (env NUCLIO_USERNAME/NUCLIO_PASSWORD or NUCLIO_ACCESS_KEY)"
 )
@@ -73,15 +74,19 @@ class DashboardClient:
         name = config["metadata"]["name"]
         self._request("PUT", f"/api/functions/{name}", json=config, headers=headers, ok=(200, 202, 204))
 
-    def delete_function(self, name: str, namespace: str | None = None) -> None:
+    def delete_function(self, name: str, namespace: str | None = None, *, force: bool = False) -> None:
+        """Delete; ``force`` also deletes a function in a transient state (e.g. still building)."""
         metadata: dict[str, Any] = {"name": name}
         if namespace:
             metadata["namespace"] = namespace
+        headers = _ns(namespace)
+        if force:
+            headers[IGNORE_STATE_HEADER] = "true"
         self._request(
             "DELETE",
             "/api/functions",
             json={"metadata": metadata},
-            headers=_ns(namespace),
+            headers=headers,
             ok=(200, 202, 204),
         )
 

@@ -271,9 +271,13 @@ class NuclioDashboard:
         body = await _json_body(request)
         metadata = body.get("metadata") or {}
         ns = metadata.get("namespace") or self._namespace(request)
-        rec = self.functions.pop((ns, metadata.get("name")), None)
+        rec = self.functions.get((ns, metadata.get("name")))
         if rec is None:
             return _error(404, "Function not found")
+        ignore_state = request.headers.get("x-nuclio-delete-function-ignore-state-validation", "") == "true"
+        if rec.state == "building" and not ignore_state:
+            return _error(412, "Function is in a transient state (building) and cannot be deleted")
+        self.functions.pop((ns, rec.config["metadata"]["name"]))
         await self._retire(rec)
         return web.Response(status=204)
 

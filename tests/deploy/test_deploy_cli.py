@@ -164,10 +164,17 @@ def test_get_and_delete(dashboard, creds_env, write_function, capsys):
     assert main(["delete", "gone", "--dashboard", dashboard.url, "--missing-ok"]) == 0
 
 
-def test_no_wait_returns_while_building(dashboard, creds_env, write_function, capsys):
+def test_no_wait_returns_while_building_and_delete_needs_force_then(
+    dashboard, creds_env, write_function, capsys
+):
     dashboard.hold_building.add("later")
     assert main(["deploy", str(write_function(name="later")), "--dashboard", dashboard.url, "--no-wait"]) == 0
     assert "function later submitted (state building)" in capsys.readouterr().out
+    assert main(["delete", "later", "--dashboard", dashboard.url]) == 1
+    err = capsys.readouterr().err
+    assert "412" in err and "transient state (building)" in err and "--force deletes it anyway" in err
+    assert main(["delete", "later", "--dashboard", dashboard.url, "--force"]) == 0
+    assert dashboard.record("later") is None
 
 
 def test_missing_dashboard_url_and_unreachable_dashboard(write_function, capsys, monkeypatch, creds_env):
