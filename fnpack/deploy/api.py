@@ -122,8 +122,16 @@ def deploy(
     config = load_function(function)
     config.pop("status", None)
     name = function_name(config)
-    project = project or project_of(config) or DEFAULT_PROJECT
     namespace = namespace or namespace_of(config)
+    existing = client.get_function(name, namespace)
+    current_project = project_of(existing) if existing is not None else None
+    wanted = project or project_of(config)
+    if wanted and current_project and wanted != current_project:
+        raise DeployError(
+            f"function {name} already exists in project {current_project}; "
+            f"deploy it with --project {current_project}, or delete it first"
+        )
+    project = wanted or current_project or DEFAULT_PROJECT  # an update without a project keeps the function's
     metadata = config["metadata"]
     metadata.setdefault("labels", {})[PROJECT_LABEL] = project
     if namespace:
@@ -131,14 +139,6 @@ def deploy(
 
     if client.ensure_project(project, namespace):
         console.print(f"created project {escape(project)}")
-    existing = client.get_function(name, namespace)
-    if existing is not None:
-        current_project = project_of(existing)
-        if current_project and current_project != project:
-            raise DeployError(
-                f"function {name} already exists in project {current_project}; "
-                f"deploy it with --project {current_project}, or delete it first"
-            )
     tracker = LogTracker((existing or {}).get("status", {}).get("logs") or [])
     if existing is None:
         console.print(f"creating function {escape(name)} in project {escape(project)} at {client.base_url}")

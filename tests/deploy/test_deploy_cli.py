@@ -130,6 +130,9 @@ def test_a_function_of_another_project_is_not_taken_over(dashboard, creds_env, w
     assert main(["deploy", str(path), "--dashboard", dashboard.url, "--project", "team-b", *FAST]) == 1
     assert "function owned already exists in project team-a" in capsys.readouterr().err
     assert [m for m, p, _ in dashboard.requests if m == "PUT"] == []
+    # without any project named, an update keeps the function's own
+    assert main(["deploy", str(path), "--dashboard", dashboard.url, *FAST]) == 0
+    assert "updating function owned in project team-a" in capsys.readouterr().out
 
 
 def test_credentials_in_the_url_are_used_but_never_printed(dashboard, write_function, capsys, monkeypatch):
