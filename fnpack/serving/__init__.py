@@ -17,24 +17,38 @@ from ..graph import (
     create_graph_server,
 )
 from ..graph.steps import ErrorStep, FlowStep
+from .ensemble import VotingEnsemble
 from .merger import Merge
+from .oip import InferRequest, Tensor
 from .remote import BatchHttpRequests, RemoteStep
+from .routers import BaseModelRouter, ModelRouter, ParallelRun
+from .tracking import ModelStats, server_stats
+from .v2_serving import V2ModelServer
 
 __all__ = [
+    "BaseModelRouter",
     "BatchHttpRequests",
-    "RemoteStep",
     "ErrorStep",
     "FlowStep",
     "GraphContext",
     "GraphError",
     "GraphServer",
+    "InferRequest",
     "Merge",
     "MockEvent",
+    "ModelRouter",
+    "ModelStats",
+    "ParallelRun",
     "QueueStep",
+    "RemoteStep",
     "Response",
     "RootFlowStep",
     "RouterStep",
     "StepToDict",
     "TaskStep",
+    "Tensor",
+    "V2ModelServer",
+    "VotingEnsemble",
     "create_graph_server",
+    "server_stats",
 ]
