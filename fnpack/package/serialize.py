@@ -156,10 +156,10 @@ class Serializer:
         result = self.result
         if name in result.by_value or name in result.by_reference or name in result.embedded:
             return
+        if name in self.embedded_names:
+            result.embedded.add(name)  # defined by the user code embedded in the function
+            return
         if obj is None:
-            if name in self.embedded_names:
-                result.embedded.add(name)
-                return
             obj = _lookup(name, self.namespaces)
         if obj is None and "." in name:
             if name.startswith(_RUNTIME_PREFIXES):
