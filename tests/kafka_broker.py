@@ -61,13 +61,17 @@ class Broker:
             future.result(10)
         return name
 
-    def produce(self, topic: str, values: list[bytes], *, keys: list[bytes] | None = None, **kw: Any) -> None:
-        """Produce ``values`` (round-robin over partitions unless keyed) and wait until all are acknowledged."""
+    def produce(
+        self, topic: str, values: list[bytes], *, keys: list[bytes] | None = None, spread: int = 0, **kw: Any
+    ) -> None:
+        """Produce ``values`` and wait until all are acknowledged; ``spread=N`` sends message i to partition
+        i % N (else the client's partitioner decides, which may put a small burst on one partition)."""
         from confluent_kafka import Producer
 
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5, **kw})
         for i, value in enumerate(values):
-            producer.produce(topic, value=value, key=keys[i] if keys else None)
+            extra = {"partition": i % spread} if spread else {}
+            producer.produce(topic, value=value, key=keys[i] if keys else None, **extra)
             if i % 1000 == 999:
                 producer.poll(0)
         remaining = producer.flush(30)

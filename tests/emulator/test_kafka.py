@@ -31,6 +31,10 @@ def _seen(out: Path) -> list[dict]:
     return rows
 
 
+def _total(committed: list[int]) -> int:
+    return sum(max(0, offset) for offset in committed)  # -1001: nothing committed on that partition
+
+
 def _stream_fn(write_function, broker, topic, out, *, group=None, workers=1, env=(), **attrs):
     group = group or f"g-{uuid.uuid4().hex[:8]}"
     trigger = {
@@ -60,10 +64,10 @@ def test_events_carry_topic_partition_offset_and_offsets_are_committed(
 ):
     topic = kafka_broker.create_topic(partitions=2)
     path, group = _stream_fn(write_function, kafka_broker, topic, tmp_path)
-    kafka_broker.produce(topic, [f"m{i}".encode() for i in range(10)])
+    kafka_broker.produce(topic, [f"m{i}".encode() for i in range(10)], spread=2)
     with serve(path):
         rows = wait_for(lambda: len(_seen(tmp_path)) >= 10 and _seen(tmp_path), timeout=30, what="10 events")
-        wait_for(lambda: sum(kafka_broker.committed(group, topic, 2)) == 10, timeout=15, what="commits")
+        wait_for(lambda: _total(kafka_broker.committed(group, topic, 2)) == 10, timeout=15, what="commits")
     assert sorted(r["v"] for r in rows) == sorted(f"m{i}" for i in range(10))
     r = rows[0]
     assert r["topic"] == topic and r["path"] == topic
@@ -81,14 +85,16 @@ def test_thousand_messages_with_a_worker_killed_midway_none_lost(write_function,
         write_function, kafka_broker, topic, tmp_path, workers=2, env=[{"name": "DELAY", "value": "0.002"}]
     )
     ids = [f"id-{i}" for i in range(1000)]
-    kafka_broker.produce(topic, [i.encode() for i in ids])
+    kafka_broker.produce(topic, [i.encode() for i in ids], spread=4)
     with serve(path) as fn:
-        wait_for(lambda: len(_seen(tmp_path)) >= 150, timeout=30, what="processing to start")
-        victim = fn.worker_pids("stream")[0]
+        rows = wait_for(
+            lambda: len(_seen(tmp_path)) >= 150 and _seen(tmp_path), timeout=30, what="processing"
+        )
+        victim = rows[-1]["pid"]  # a worker handling messages (both are busy with 4 partitions)
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: {r["v"] for r in _seen(tmp_path)} >= set(ids), timeout=60, what="all 1000 messages")
         wait_for(
-            lambda: sum(kafka_broker.committed(group, topic, 4)) == 1000, timeout=15, what="all committed"
+            lambda: _total(kafka_broker.committed(group, topic, 4)) == 1000, timeout=15, what="all committed"
         )
         trigger = fn.emulator.triggers["stream"]
         assert victim not in fn.worker_pids("stream")
