@@ -15,7 +15,7 @@ import requests
 from urllib3.exceptions import InsecureRequestWarning
 
 from fnpack.deploy.credentials import ENV_URL, Credentials, redact, split_url
-from fnpack.deploy.errors import DeployError
+from fnpack.deploy.errors import DashboardUnavailable, DeployError
 
 NAMESPACE_HEADER = "x-nuclio-function-namespace"
 PROJECT_HEADER = "x-nuclio-project-name"
@@ -146,11 +146,13 @@ class DashboardClient:
                 "pass --ca-bundle, or --no-verify-tls for a self-signed test dashboard"
             )
         except requests.exceptions.Timeout:
-            raise DeployError(
+            raise DashboardUnavailable(
                 f"the nuclio dashboard at {self.base_url} did not answer {method} {path} in time"
             )
         except requests.exceptions.RequestException as exc:
-            raise DeployError(f"cannot reach the nuclio dashboard at {self.base_url} ({_reason(exc)})")
+            raise DashboardUnavailable(
+                f"cannot reach the nuclio dashboard at {self.base_url} ({_reason(exc)})"
+            )
         if resp.status_code in ok:
             return resp
         if resp.status_code in (401, 403):
@@ -159,7 +161,8 @@ class DashboardClient:
                 f"({resp.status_code} {resp.reason}); {_AUTH_HINT}"
             )
         message = self._error_message(resp)
-        raise DeployError(f"dashboard {method} {path} failed: {resp.status_code} {resp.reason}: {message}")
+        error = DashboardUnavailable if resp.status_code in (502, 503, 504) else DeployError
+        raise error(f"dashboard {method} {path} failed: {resp.status_code} {resp.reason}: {message}")
 
     def _json(self, resp: requests.Response) -> Any:
         try:

@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from fnpack.deploy.dashboard import DashboardClient
-from fnpack.deploy.errors import DeployError
+from fnpack.deploy.errors import DashboardUnavailable, DeployError
 
 READY_STATES = frozenset({"ready"})
 FAILED_STATES = frozenset({"error", "unhealthy"})
+MAX_POLL_FAILURES = 5  # consecutive unreachable/5xx polls tolerated (an ingress restarting, a network blip)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "warning": "yellow", "error": "bold red"}
 _ENTRY_KEYS = ("time", "level", "name", "message")
 
@@ -73,10 +74,20 @@ def wait_for_function(
     deadline = started + timeout
     redact = _redactor(client)
     state = "unknown"
+    failures = 0
     spinner = console.status(f"deploying {name}") if console.is_terminal else contextlib.nullcontext()
     with spinner as live:
         while True:
-            function = client.get_function(name, namespace)
+            try:
+                function = client.get_function(name, namespace)
+                failures = 0
+            except DashboardUnavailable as exc:
+                failures += 1
+                if failures >= MAX_POLL_FAILURES or time.monotonic() >= deadline:
+                    raise
+                console.print(f"[yellow]poll failed ({escape(str(exc))}); retrying[/]", highlight=False)
+                time.sleep(min(poll_interval * failures, max(deadline - time.monotonic(), 0)))
+                continue
             if function is None:
                 raise DeployError(f"function {name} disappeared from the dashboard during the deploy")
             status = function.get("status") or {}

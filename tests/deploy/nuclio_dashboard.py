@@ -101,6 +101,9 @@ class NuclioDashboard:
         self.projects: dict[tuple[str, str], dict] = {}
         self.functions: dict[tuple[str, str], FunctionRecord] = {}
         self.hold_building: set[str] = set()  # names whose build never finishes (timeout tests)
+        self.unavailable_gets = (
+            0  # answer this many next function GETs with 503, as a restarting ingress would
+        )
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers (for assertions)
         self.bodies: list[str] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="nuclio-dashboard-")
@@ -231,6 +234,9 @@ class NuclioDashboard:
         return web.json_response(out)
 
     async def _get_function(self, request: web.Request) -> web.Response:
+        if self.unavailable_gets > 0:
+            self.unavailable_gets -= 1
+            return _error(503, "Service Unavailable")
         rec = self.functions.get((self._namespace(request), request.match_info["name"]))
         if rec is None:
             return _error(404, "Function not found")

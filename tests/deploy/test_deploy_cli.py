@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -74,6 +75,30 @@ def test_invalid_config_ends_in_error(dashboard, creds_env, write_function, caps
     path = write_function(name="gofn", runtime="golang")
     assert main(["deploy", str(path), "--dashboard", dashboard.url, *FAST]) == 1
     assert "Runtime not supported: golang" in capsys.readouterr().err
+
+
+def test_polling_rides_out_a_few_unavailable_answers(dashboard, creds_env, write_function, capsys):
+    dashboard.hold_building.add("flaky")
+    path = write_function(name="flaky")
+
+    def hiccup_then_release():
+        dashboard.unavailable_gets = 3
+        dashboard.hold_building.discard("flaky")
+
+    with _once_building(dashboard, "flaky", hiccup_then_release):
+        rc = main(["deploy", str(path), "--dashboard", dashboard.url, *FAST])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.count("poll failed (dashboard GET /api/functions/flaky failed: 503 Service Unavailable") == 3
+    assert "function flaky is ready" in out
+
+
+def test_polling_gives_up_after_repeated_unavailable_answers(dashboard, creds_env, write_function, capsys):
+    dashboard.hold_building.add("down")
+    with _once_building(dashboard, "down", lambda: setattr(dashboard, "unavailable_gets", 1000)):
+        rc = main(["deploy", str(write_function(name="down")), "--dashboard", dashboard.url, *FAST])
+    assert rc == 1
+    assert "503 Service Unavailable" in capsys.readouterr().err
 
 
 def test_timeout_while_building(dashboard, creds_env, write_function, capsys):
@@ -210,3 +235,21 @@ def test_library_deploy_returns_status_and_leaves_the_config_alone(dashboard, na
     assert status.name == name and status.state == "ready" and status.project == "lib"
     again = get(name, dashboard=dashboard.url, username=USER, password=PASSWORD)
     assert again is not None and again.state == "ready"
+
+
+class _once_building:
+    """Run ``action`` on the dashboard's loop as soon as the function exists there (no sleeps in the test)."""
+
+    def __init__(self, dashboard, name, action):
+        self.dashboard, self.name, self.action = dashboard, name, action
+
+    def __enter__(self):
+        async def watch():
+            while self.dashboard.functions.get(("nuclio", self.name)) is None:
+                await asyncio.sleep(0.005)
+            self.action()
+
+        self.future = asyncio.run_coroutine_threadsafe(watch(), self.dashboard.loop)
+
+    def __exit__(self, *exc):
+        self.future.result(10)
