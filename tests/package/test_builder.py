@@ -1,0 +1,162 @@
+"""The function builder: triggers, env, secrets, requirements, resources → the nuclio config."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import yaml
+
+from fnpack import new_function
+from fnpack.package import BuildError
+from fnpack.package.embed import extract_literals
+from fnpack.package.validation import HANDLER_RE
+
+from .graphs import Scale, add_one
+
+
+def _fn(name="model-a"):
+    fn = new_function(name, project="proj", tag="v1")
+    fn.set_topology("flow", engine="sync").to(name="inc", handler=add_one).to(Scale, name="scale")
+    return fn
+
+
+def test_config_skeleton_handler_runtime_labels():
+    config = _fn().to_dict()
+    assert config["apiVersion"] == "nuclio.io/v1" and config["kind"] == "Function"
+    assert config["metadata"]["name"] == "model-a"
+    assert config["metadata"]["labels"]["nuclio.io/project-name"] == "proj"
+    spec = config["spec"]
+    assert spec["runtime"] == "python:3.11"
+    assert HANDLER_RE.match(spec["handler"])
+    assert spec["build"]["codeEntryType"] == "sourceCode"
+    source = base64.b64decode(spec["build"]["functionSourceCode"]).decode()
+    compile(source, "main.py", "exec")
+    literals = extract_literals(source)
+    assert literals["_FNPACK_SPEC"] and literals["_FNPACK_MODULES"]
+
+
+def test_triggers():
+    fn = _fn()
+    fn.with_http(workers=4, port=31000, worker_timeout=2.5, gateway_timeout=90)
+    fn.add_kafka_trigger(["127.0.0.1:9092"], "orders", group="g1", session_timeout="10s")
+    fn.add_cron_trigger(interval="10s", body={"tick": 1})
+    fn.add_trigger("nats", {"kind": "nats", "attributes": {"serverURL": "nats://x", "topic": "t"}})
+    config = fn.to_dict()
+    triggers = config["spec"]["triggers"]
+    assert triggers["http"] == {
+        "kind": "http",
+        "maxWorkers": 4,
+        "attributes": {"port": 31000},
+        "workerAvailabilityTimeoutMilliseconds": 2500,
+    }
+    assert config["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "90"
+    kafka = triggers["kafka"]
+    assert kafka["kind"] == "kafka-cluster"
+    assert kafka["attributes"]["brokers"] == ["127.0.0.1:9092"] and kafka["attributes"]["topics"] == [
+        "orders"
+    ]
+    assert kafka["attributes"]["consumerGroup"] == "g1" and kafka["attributes"]["sessionTimeout"] == "10s"
+    assert triggers["cron"]["attributes"] == {"interval": "10s", "event": {"body": {"tick": 1}}}
+    assert triggers["nats"]["kind"] == "nats"
+
+
+def test_kafka_group_default_and_bad_triggers():
+    fn = _fn().add_kafka_trigger("b:9092", ["t"])
+    assert fn.spec.triggers["kafka"]["attributes"]["consumerGroup"] == "model-a-consumer-group"
+    with pytest.raises(BuildError, match="exactly one of interval"):
+        _fn().add_cron_trigger()
+    fn = _fn().add_trigger("bad", {"kind": "carrier-pigeon"})
+    with pytest.raises(BuildError, match="unknown kind 'carrier-pigeon'"):
+        fn.to_dict()
+    fn = _fn().with_http(port=70000)
+    with pytest.raises(BuildError, match="port must be an integer"):
+        fn.to_dict()
+
+
+def test_env_secrets_by_reference_never_inline():
+    fn = _fn()
+    fn.set_env("A", 1).set_envs({"B": "two", "A": "one"})
+    fn.with_k8s_secret("model-creds", {"API_TOKEN": "token"})
+    config = fn.to_dict()
+    env = config["spec"]["env"]
+    assert {"name": "A", "value": "one"} in env and {"name": "B", "value": "two"} in env
+    assert {
+        "name": "API_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "model-creds", "key": "token"}},
+    } in env
+    text = fn.to_yaml()
+    assert "token" in text and "s3cr3t" not in text
+    spec_json = extract_literals(base64.b64decode(config["spec"]["build"]["functionSourceCode"]).decode())[
+        "_FNPACK_SPEC"
+    ]
+    assert '"secret_sources":[{"kind":"env","source":"API_TOKEN"}]' in spec_json
+    fn.with_secrets("inline", {"API_TOKEN": "s3cr3t"})
+    with pytest.raises(BuildError, match="would write secret values into function.yaml"):
+        fn.to_dict()
+
+
+def test_requirements_commands_base_image_resources(tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("numpy>=1.24  # arrays\n\nscikit-learn==1.4\n")
+    fn = _fn().with_requirements(str(req)).with_requirements(["numpy>=1.24", "pandas"])
+    fn.with_build_commands("apt-get update")
+    fn.spec.base_image = "python:3.11-slim"
+    fn.with_limits(mem="1G", cpu="2", gpus=1).with_requests(mem="512M").with_replicas(2, 5)
+    spec = fn.to_dict()["spec"]
+    commands = spec["build"]["commands"]
+    assert commands[0] == "apt-get update"
+    assert commands[1].startswith("pip install cloudpickle==")  # by-value classes need it
+    assert commands[2:] == [
+        "pip install 'numpy>=1.24'",
+        "pip install scikit-learn==1.4",
+        "pip install pandas",
+    ]
+    assert spec["build"]["baseImage"] == "python:3.11-slim"
+    assert spec["resources"] == {
+        "limits": {"memory": "1G", "cpu": "2", "nvidia.com/gpu": 1},
+        "requests": {"memory": "512M"},
+    }
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5)
+
+
+def test_pip_runtime_mode():
+    config = _fn().to_dict(runtime="pip")
+    source = base64.b64decode(config["spec"]["build"]["functionSourceCode"]).decode()
+    assert "_FNPACK_MODULES = None" in source
+    assert "pip install fnpack==" in config["spec"]["build"]["commands"][0]
+
+
+def test_installed_classes_go_by_import_path():
+    fn = new_function("ref")
+    fn.set_topology("flow", engine="sync").to("collections.OrderedDict", name="od")
+    result = fn.build()
+    assert result.by_value == [] and result.by_reference == ["collections.OrderedDict"]
+    assert not any("cloudpickle" in c for c in result.config["spec"]["build"]["commands"])
+
+
+def test_force_by_reference_and_by_value():
+    import json as json_module
+
+    fn = new_function("force")
+    fn.set_topology("flow", engine="sync").to(name="dump", handler=json_module.dumps)
+    assert fn.build().by_reference == ["json.dumps"]
+    fn.set_serialization(by_value=[json_module])
+    assert fn.build().by_value == ["json.dumps"]
+
+
+def test_short_name_of_an_imported_class_is_written_as_its_import_path():
+    from collections import OrderedDict
+
+    fn = new_function("short")
+    fn.set_topology("flow", engine="sync").to("OrderedDict", name="od")
+    result = fn.build(namespace={"OrderedDict": OrderedDict})
+    assert result.by_reference == ["collections.OrderedDict"]
+    assert '"class_name":"collections.OrderedDict"' in result.spec_json
+
+
+def test_yaml_export_round_trip(tmp_path):
+    fn = _fn().with_http(workers=3)
+    result = fn.export(str(tmp_path / "out" / "function.yaml"))
+    loaded = yaml.safe_load((tmp_path / "out" / "function.yaml").read_text())
+    assert loaded == result.config
