@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from fnpack.deploy.api import FunctionStatus, delete, deploy, get
-from fnpack.deploy.errors import DeployError
+from fnpack.deploy.credentials import Credentials
+from fnpack.deploy.dashboard import DashboardClient
+from fnpack.deploy.errors import DashboardUnavailable, DeployError
 
-__all__ = ["DeployError", "FunctionStatus", "build_image", "delete", "deploy", "get", "with_image"]
+__all__ = [
+    "Credentials",
+    "DashboardClient",
+    "DashboardUnavailable",
+    "DeployError",
+    "FunctionStatus",
+    "build_image",
+    "delete",
+    "deploy",
+    "get",
+    "with_image",
+]
 
 
 def __getattr__(name: str):

@@ -10,6 +10,7 @@ printed or put into an error message never carries them.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -57,8 +58,14 @@ class Credentials:
             session.headers["Cookie"] = f'session=j:{{"sid": "{self.access_key}"}}'
 
     def secrets(self) -> list[str]:
-        """The values that must never appear in output (used to scrub messages from the dashboard)."""
-        return [s for s in (self.password, self.access_key) if s]
+        """The values that must never appear in output (used to scrub messages from the dashboard).
+
+        Includes the encoded basic-auth token, in case a proxy echoes the Authorization header back.
+        """
+        found = [s for s in (self.password, self.access_key) if s]
+        if self.password:
+            found.append(base64.b64encode(f"{self.username or ''}:{self.password}".encode()).decode())
+        return found
 
     def merged(self, other: Credentials) -> Credentials:
         """Fill the fields missing here from ``other``."""

@@ -46,6 +46,16 @@ def test_credentials_repr_hides_secrets_and_flags_win_over_env():
     assert "env-pw" not in repr(creds) and "env-key" not in repr(creds)
 
 
+def test_dashboard_messages_are_scrubbed_of_secrets_even_encoded():
+    import base64
+
+    from fnpack.deploy.credentials import redact
+
+    creds = Credentials(username="u", password="pw-1", access_key="ak-2")
+    token = base64.b64encode(b"u:pw-1").decode()
+    assert redact(f"bad pw-1 / ak-2 / Basic {token}", creds.secrets()) == "bad *** / *** / Basic ***"
+
+
 def test_access_key_falls_back_to_v3io_access_key():
     assert Credentials.resolve(env={"V3IO_ACCESS_KEY": "k"}).access_key == "k"
     assert Credentials.resolve(env={"V3IO_ACCESS_KEY": "k", "NUCLIO_ACCESS_KEY": "n"}).access_key == "n"
