@@ -211,7 +211,7 @@ class V2ModelServer(StepToDict):
     def do_event(self, event, *args, **kwargs):
         """Serve one event: the operation is the path (set by a router), ``body["operation"]`` or infer."""
         original = event.body
-        body = get_in(original, self._in_keys) if self._in_keys else original
+        body = get_in(original, self._in_keys) if self._in_keys and original is not None else original
         path = event.path
         op = path.strip("/") if path and path != "/" else ""
         event_id = None
