@@ -1,30 +1,37 @@
-"""Deploying functions: a nuclio dashboard client (deploy/get/delete) and the function image builder."""
+"""Deploying functions: a nuclio dashboard client (deploy/get/delete) and the function image builder.
+
+Names resolve lazily, so that ``fnpack --help`` or ``fnpack run`` do not pay for requests, rich or the
+docker SDK.
+"""
 
 from __future__ import annotations
 
-from fnpack.deploy.api import FunctionStatus, delete, deploy, get
-from fnpack.deploy.credentials import Credentials
-from fnpack.deploy.dashboard import DashboardClient
-from fnpack.deploy.errors import DashboardUnavailable, DeployError
+import importlib
 
-__all__ = [
-    "Credentials",
-    "DashboardClient",
-    "DashboardUnavailable",
-    "DeployError",
-    "FunctionStatus",
-    "build_image",
-    "delete",
-    "deploy",
-    "get",
-    "with_image",
-]
+_EXPORTS = {
+    "deploy": "fnpack.deploy.api",
+    "get": "fnpack.deploy.api",
+    "delete": "fnpack.deploy.api",
+    "FunctionStatus": "fnpack.deploy.api",
+    "Credentials": "fnpack.deploy.credentials",
+    "DashboardClient": "fnpack.deploy.dashboard",
+    "DeployError": "fnpack.deploy.errors",
+    "DashboardUnavailable": "fnpack.deploy.errors",
+    "build_image": "fnpack.deploy.image",
+    "with_image": "fnpack.deploy.image",
+}
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    # the image builder pulls in the docker SDK (an optional extra): import it only when asked
-    if name in ("build_image", "with_image"):
-        from fnpack.deploy import image
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fnpack.deploy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(image, name)
-    raise AttributeError(f"module 'fnpack.deploy' has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 ACCESS_KEY_HEADER = "X-V3io-Session-Key"
 ENV_URL = "NUCLIO_DASHBOARD_URL"
