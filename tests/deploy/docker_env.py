@@ -77,7 +77,13 @@ def start_dockerd(timeout: float = 30.0) -> Daemon:
         f"--host={host}",
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},  # the classic builder: no BuildKit daemon state
+        )
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
