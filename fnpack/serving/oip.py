@@ -237,7 +237,7 @@ def decode_tensor(item: Any, where: str) -> Tensor:
         try:
             _, data = flatten(data, f"{where}.data")
         except ValueError as exc:
-            raise BadRequestError(str(exc))
+            raise BadRequestError(str(exc)) from None
     expected = _product(shape)
     if len(data) != expected:
         raise BadRequestError(f"{where}: shape {shape} needs {expected} values, data has {len(data)}")
@@ -293,7 +293,7 @@ def binary_header_length(headers: dict | None) -> int | None:
             except (TypeError, ValueError):
                 raise BadRequestError(
                     f"Inference-Header-Content-Length: expected an integer, got {_show(value)}"
-                )
+                ) from None
     return None
 
 
@@ -307,7 +307,7 @@ def decode_binary_body(raw: bytes | bytearray | memoryview, header_length: int) 
     try:
         body = json.loads(raw[:header_length])
     except ValueError as exc:
-        raise BadRequestError(f"the JSON header of the binary request is not valid JSON: {exc}")
+        raise BadRequestError(f"the JSON header of the binary request is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise BadRequestError('the JSON header of the binary request needs an "inputs" list')
     offset = header_length
@@ -383,7 +383,7 @@ def encode_outputs(outputs: Any, requested: list[dict] | None = None) -> list[di
         try:
             tensors = [decode_tensor(item, f"outputs[{i}]").to_dict() for i, item in enumerate(outputs)]
         except BadRequestError as exc:
-            raise ValueError(f"the model returned an invalid output tensor: {exc}")
+            raise ValueError(f"the model returned an invalid output tensor: {exc}") from None
     elif isinstance(outputs, dict):
         tensors = [tensor_from_value(str(name), value) for name, value in outputs.items()]
     else:
@@ -443,5 +443,7 @@ def _text(value: Any) -> Any:
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError("a BYTES output is not UTF-8 text, which the JSON tensor form cannot carry")
+            raise ValueError(
+                "a BYTES output is not UTF-8 text, which the JSON tensor form cannot carry"
+            ) from None
     return value if isinstance(value, str) else str(value)

@@ -50,7 +50,7 @@ def decode_body(event, body: Any) -> Any:
         if content_type.startswith("image/"):
             data = body.encode() if isinstance(body, str) else bytes(body)
             return {"inputs": [io.BytesIO(data)]}
-        raise BadRequestError(f"Unrecognized request format: the body is not JSON ({exc})")
+        raise BadRequestError(f"Unrecognized request format: the body is not JSON ({exc})") from None
 
 
 def server_metadata(name: str) -> dict:
