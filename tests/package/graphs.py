@@ -55,3 +55,22 @@ def five_step_function(name: str = "five"):
         .to(name="s5", handler=tag)
     )
     return fn
+
+
+def model_router_function(name: str = "models"):
+    """A router topology with two V2 models (a by-value subclass of fnpack.serving.V2ModelServer)."""
+    from fnpack import new_function
+    from fnpack.serving import V2ModelServer
+
+    class Multiplier(V2ModelServer):
+        def load(self):
+            self.model = self.get_param("multiplier", 1)
+
+        def predict(self, request):
+            return [x * self.model for x in request["inputs"]]
+
+    fn = new_function(name, project="tests")
+    fn.add_model("m1", class_name=Multiplier, model_path="/models/m1", multiplier=3)
+    fn.add_model("m2:v2", class_name=Multiplier, model_path="/models/m2", multiplier=10)
+    fn.with_http(workers=2)
+    return fn
