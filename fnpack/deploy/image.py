@@ -8,6 +8,7 @@ config to deploy that image (``spec.image``, ``spec.build.codeEntryType: image``
 from __future__ import annotations
 
 import copy
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -209,8 +210,11 @@ def _docker_client(docker_host: str | None) -> Any:
             client = docker.from_env()
         client.ping()
     except Exception as exc:
+        where = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        match = re.search(r"(?:\[Errno -?\d+\] |\w+Error\(\d+, ')([^'\")]+)", str(exc))
+        reason = match.group(1) if match else _docker_reason(exc)
         raise DeployError(
-            f"cannot reach the Docker Engine ({_docker_reason(exc)}); is dockerd running? (DOCKER_HOST)"
+            f"cannot reach the Docker Engine at {where} ({reason}); is dockerd running? (--docker-host, DOCKER_HOST)"
         )
     return client
 

@@ -126,3 +126,15 @@ def test_with_image_leaves_nothing_that_would_make_nuclio_build():
     }
     assert "status" not in out and "image" not in config["spec"]  # the input is not touched
     assert config["spec"]["build"]["functionSourceCode"]
+
+
+def test_unreachable_docker_engine_is_a_short_reason(tmp_path):
+    from fnpack.deploy.image import build_image
+
+    sock = f"unix://{tmp_path}/none.sock"
+    with pytest.raises(DeployError) as info:
+        build_image(function_config(), "x:1", docker_host=sock)
+    assert str(info.value) == (
+        f"cannot reach the Docker Engine at {sock} (No such file or directory); "
+        "is dockerd running? (--docker-host, DOCKER_HOST)"
+    )
