@@ -78,6 +78,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="probe")
     parser.add_argument("function_dir")
     parser.add_argument("module")
+    parser.add_argument("--entry", default="handler", help="the handler function's name")
     parser.add_argument("--events")
     parser.add_argument("--path", action="append", default=[], help="prepend to sys.path")
     parser.add_argument("--worker-id", type=int, default=0)
@@ -96,8 +97,11 @@ def main(argv: list[str]) -> int:
         )
         trigger = nuclio_sdk.TriggerInfo("http", "http")
         context = nuclio_sdk.Context(logger, nuclio_sdk.Platform("local"), args.worker_id, trigger)
-        if hasattr(module, "init_context"):
-            module.init_context(context)
+        # as nuclio's wrapper: init_context is looked up in the module that defines the handler function
+        entrypoint = getattr(module, args.entry)
+        init = getattr(sys.modules[entrypoint.__module__], "init_context", None)
+        if init is not None:
+            init(context)
         ready = time.perf_counter()
         fnpack = sys.modules.get("fnpack")
         result.update(
@@ -115,9 +119,9 @@ def main(argv: list[str]) -> int:
             for spec in events:
                 if "batch" in spec:
                     batch = [make_event(nuclio_sdk, item) for item in spec["batch"]]
-                    responses.append([_response(r) for r in module.handler(context, batch)])
+                    responses.append([_response(r) for r in entrypoint(context, batch)])
                 else:
-                    responses.append(_response(module.handler(context, make_event(nuclio_sdk, spec))))
+                    responses.append(_response(entrypoint(context, make_event(nuclio_sdk, spec))))
         result["responses"] = responses
         server = getattr(context.user_data, "server", None)
         if server is not None:
