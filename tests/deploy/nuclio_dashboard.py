@@ -354,6 +354,8 @@ class NuclioDashboard:
             while name in self.hold_building and rec.generation == generation:
                 await self._step()
             await self._step()
+            # on Kubernetes the image is built, then the deployment is configured: a state of its own
+            rec.state = "waitingForResourceConfiguration"
             self._log(rec, "Waiting for function to be ready", timeout=60)
             problem = await self._run(rec)
             if problem:

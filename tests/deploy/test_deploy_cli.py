@@ -38,6 +38,8 @@ def test_deploy_creates_project_and_function_and_streams_each_log_once(
     for line, entry in zip(log_lines, entries):
         assert f" {entry['message']}" in line
     assert out.count('"command": "pip install numpy"') == 1
+    states = [m for m, p, _ in dashboard.requests if m == "GET" and p == "/api/functions/hello"]
+    assert len(states) >= 3  # polled through building and waitingForResourceConfiguration to ready
     assert "function hello is ready" in out
     posts = [h for m, p, h in dashboard.requests if m == "POST" and p == "/api/functions"]
     assert posts and posts[0]["x-nuclio-project-name"] == "models"
