@@ -10,13 +10,30 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from fnpack.emulator.errors import EmulatorError, NoWorkerAvailable
-from fnpack.emulator.worker import ControlHandler, WorkerProcess, describe_exit
+from fnpack.emulator.errors import EmulatorError, NoWorkerAvailable, WorkerDied
+from fnpack.emulator.worker import ControlHandler, Reply, WorkerProcess, describe_exit
 
 log = logging.getLogger("fnpack.emulator")
 
 # a worker that dies before it is ready, or within this many seconds of it, counts toward a crash loop
 CRASH_LOOP_WINDOW = 2.0
+
+
+class _Job:
+    """An event waiting for a free worker."""
+
+    __slots__ = ("body", "header", "result", "timer")
+
+    def __init__(self, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply]) -> None:
+        self.header = header
+        self.body = body
+        self.result = result
+        self.timer: asyncio.TimerHandle | None = None
+
+
+def _expire(fut: asyncio.Future[Any], timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(NoWorkerAvailable(f"no worker became available within {timeout * 1000:g} ms"))
 
 
 class WorkerPool:
@@ -41,7 +58,7 @@ class WorkerPool:
         self._on_control = on_control
         self._backoff = backoff
         self._idle: deque[WorkerProcess] = deque()
-        self._waiters: deque[asyncio.Future[WorkerProcess]] = deque()
+        self._queue: deque[_Job | asyncio.Future[WorkerProcess]] = deque()  # events / acquirers waiting
         self._slots: list[WorkerProcess | None] = [None] * size
         self._tasks: list[asyncio.Task[None]] = []
         self._ever_ready = [False] * size
@@ -93,8 +110,9 @@ class WorkerPool:
         """Stop handing out workers, let events in flight finish, then terminate (SIGUSR1) and reap."""
         self._stopping = True
         self._wake.set()
-        while self._waiters:
-            fut = self._waiters.popleft()
+        while self._queue:
+            item = self._queue.popleft()
+            fut = item.result if isinstance(item, _Job) else item
             if not fut.done():
                 fut.set_exception(NoWorkerAvailable("the function is shutting down"))
         deadline = time.monotonic() + grace
@@ -120,8 +138,43 @@ class WorkerPool:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- dispatch --------------------------------------------------------------------------------
+    def submit(self, header: dict[str, Any], body: bytes, timeout: float | None) -> asyncio.Future[Reply]:
+        """Send one event to the first free worker, queueing it up to ``timeout`` seconds (None: forever).
+
+        The future gives ``(reply_header, reply_body)``, or raises NoWorkerAvailable (timeout, shutdown)
+        or WorkerDied. A queued event is written to a worker the moment that worker's previous reply
+        arrives, so a worker does not sit idle while the trigger process catches up.
+        """
+        idle = self._idle
+        while idle:
+            w = idle.popleft()
+            if w.alive:
+                return self._dispatch(w, header, body, None)
+        if self._stopping:
+            raise NoWorkerAvailable("the function is shutting down")
+        loop = asyncio.get_running_loop()
+        job = _Job(header, body, loop.create_future())
+        if timeout is not None:
+            job.timer = loop.call_later(timeout, _expire, job.result, timeout)
+        self._queue.append(job)
+        return job.result
+
+    def _dispatch(
+        self, w: WorkerProcess, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply] | None
+    ) -> asyncio.Future[Reply]:
+        w.busy = True
+        try:
+            fut = w.call(header, body, result)
+        except WorkerDied as exc:
+            w.busy = False
+            fut = result or asyncio.get_running_loop().create_future()
+            fut.set_exception(exc)
+            return fut
+        fut.add_done_callback(lambda _f: self.release(w))  # runs before the awaiting task resumes
+        return fut
+
     async def acquire(self, timeout: float | None = None) -> WorkerProcess:
-        """A free worker, waiting up to ``timeout`` seconds (None: forever) → NoWorkerAvailable."""
+        """A free worker for the caller to use and ``release``; waits up to ``timeout`` → NoWorkerAvailable."""
         idle = self._idle
         while idle:
             w = idle.popleft()
@@ -130,31 +183,38 @@ class WorkerPool:
                 return w
         if self._stopping:
             raise NoWorkerAvailable("the function is shutting down")
-        fut: asyncio.Future[WorkerProcess] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[WorkerProcess] = loop.create_future()
+        self._queue.append(fut)
+        timer = None if timeout is None else loop.call_later(timeout, _expire, fut, timeout)
         try:
-            if timeout is None:
-                w = await fut
-            else:
-                w = await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            raise NoWorkerAvailable(f"no worker became available within {timeout * 1000:g} ms") from None
+            return await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 self.release(fut.result())
             raise
-        return w
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def release(self, worker: WorkerProcess) -> None:
-        """Give a worker back after its reply (a dead one is the supervisor's business)."""
+        """A worker finished its event: give it the next queued one, or mark it idle (dead ones are skipped)."""
         worker.busy = False
         if not worker.alive or self._stopping:
             return
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
+        queue = self._queue
+        while queue:
+            item = queue.popleft()
+            if isinstance(item, _Job):
+                if item.result.done():  # expired or abandoned
+                    continue
+                if item.timer is not None:
+                    item.timer.cancel()
+                self._dispatch(worker, item.header, item.body, item.result)
+                return
+            if not item.done():
                 worker.busy = True
-                fut.set_result(worker)
+                item.set_result(worker)
                 return
         self._idle.append(worker)
 

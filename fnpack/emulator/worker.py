@@ -71,12 +71,16 @@ class WorkerProcess(asyncio.Protocol):
             theirs.close()
         await loop.create_unix_connection(lambda: self, sock=ours)
 
-    def call(self, header: dict[str, Any], body: bytes = b"") -> asyncio.Future[Reply]:
-        """Send one event; the future gives ``(reply_header, reply_body)`` or raises WorkerDied."""
+    def call(
+        self, header: dict[str, Any], body: bytes = b"", fut: asyncio.Future[Reply] | None = None
+    ) -> asyncio.Future[Reply]:
+        """Send one event; the future (``fut`` when given) gives ``(reply_header, reply_body)`` or raises
+        WorkerDied."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise WorkerDied(f"worker {self.worker_id} is not running")
-        fut = self.exited.get_loop().create_future()
+        if fut is None:
+            fut = self.exited.get_loop().create_future()
         self._pending = fut
         transport.writelines(wire.encode(header, body))
         return fut

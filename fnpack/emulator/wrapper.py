@@ -193,6 +193,20 @@ class WorkerProtocol(asyncio.Protocol):
         self._sent({"k": wire.BATCH_REPLY, "r": replies}, b"")
 
     def _reply(self, output: Any) -> None:
+        # fast paths (same result as nuclio-sdk's Response.from_entrypoint_output, without base64 round trips)
+        if type(output) is nuclio_sdk.Response and type(output.body) in (bytes, str) and not output.headers:
+            body = output.body
+            raw = body if type(body) is bytes else body.encode("utf-8", "surrogateescape")
+            self._sent({"k": wire.REPLY, "s": output.status_code, "c": output.content_type}, raw)
+            return
+        if type(output) is str:
+            self._sent(
+                {"k": wire.REPLY, "s": 200, "c": "text/plain"}, output.encode("utf-8", "surrogateescape")
+            )
+            return
+        if type(output) is bytes:
+            self._sent({"k": wire.REPLY, "s": 200, "c": "text/plain"}, output)
+            return
         try:
             response = nuclio_sdk.Response.from_entrypoint_output(self._encode_json, output)
             body = response["body"]

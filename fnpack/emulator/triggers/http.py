@@ -20,6 +20,7 @@ log = logging.getLogger("fnpack.emulator")
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024  # nuclio's (fasthttp's) default request body limit
 DEFAULT_AVAILABILITY_TIMEOUT_MS = 10_000
+_CONTENT_TYPE = "Content-Type"
 
 
 def _text(status: int, message: str) -> web.Response:
@@ -50,6 +51,10 @@ class HttpTrigger:
         self.pool: WorkerPool | None = None
         self._server: web.Server | None = None
         self._listener: asyncio.AbstractServer | None = None
+
+    @property
+    def _authority(self) -> str:
+        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -96,7 +101,7 @@ class HttpTrigger:
             "id": str(uuid.uuid4()),
             "method": request.method,
             "path": request.path,
-            "url": f"{request.scheme}://{request.host}{request.path_qs}",
+            "url": f"http://{headers.get('Host', self._authority)}{request.path_qs}",
             "headers": dict(headers),
             "content_type": headers.get("Content-Type", ""),
             "timestamp": time.time(),
@@ -106,21 +111,19 @@ class HttpTrigger:
         pool = self.pool
         assert pool is not None
         try:
-            worker = await pool.acquire(self.availability_timeout)
-        except NoWorkerAvailable as exc:
+            reply, out = await pool.submit(header, body, self.availability_timeout)
+        except (NoWorkerAvailable, WorkerDied) as exc:
             return _text(503, str(exc))
-        try:
-            reply, out = await worker.call(header, body)
-        except WorkerDied as exc:
-            return _text(503, str(exc))
-        finally:
-            pool.release(worker)
         return _response(reply, out)
 
 
 def _response(reply: dict[str, Any], body: bytes) -> web.Response:
-    headers = CIMultiDict((k, v if isinstance(v, str) else str(v)) for k, v in (reply.get("h") or {}).items())
-    headers["Content-Type"] = reply.get("c") or "text/plain"
+    extra = reply.get("h")
+    if extra:
+        headers = CIMultiDict((k, v if isinstance(v, str) else str(v)) for k, v in extra.items())
+        headers["Content-Type"] = reply.get("c") or "text/plain"
+    else:
+        headers = CIMultiDict(((_CONTENT_TYPE, reply.get("c") or "text/plain"),))
     try:
         return web.Response(status=int(reply.get("s", 200)), body=body, headers=headers)
     except (TypeError, ValueError) as exc:

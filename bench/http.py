@@ -1,0 +1,169 @@
+"""HTTP emulator bench: wrk against ``fnpack run`` (1 and 2 workers) and a bare aiohttp echo server, same run.
+
+Target (DESIGN.md): one worker reaches at least 70% of the bare server's req/s; N workers scale to the cores.
+Usage: python bench/http.py [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# this file is bench/http.py: keep its directory off sys.path so it does not shadow the stdlib ``http``
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import base64  # noqa: E402
+import importlib.util  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from typing import Any  # noqa: E402
+
+import yaml  # noqa: E402
+
+
+def _load_common():
+    spec = importlib.util.spec_from_file_location("_fnpack_bench_common", _HERE / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+common = _load_common()
+ROOT = common.ROOT
+
+ECHO_HANDLER = """
+def handler(context, event):
+    return context.Response(body=event.body, content_type="application/octet-stream")
+"""
+
+BARE_SERVER = """
+import asyncio, sys
+from aiohttp import web
+
+async def echo(request):
+    body = await request.read()
+    return web.Response(body=body, content_type="application/octet-stream")
+
+async def main(port):
+    server = web.Server(echo, access_log=None)
+    await asyncio.get_running_loop().create_server(server, "127.0.0.1", port)
+    await asyncio.Event().wait()
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body   = '{"inputs": [1, 2, 3, 4]}'
+wrk.headers["Content-Type"] = "application/octet-stream"
+"""
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+
+def run_wrk(wrk: str, url: str, script: Path, duration: int, connections: int) -> dict[str, Any]:
+    subprocess.run(
+        [wrk, "-t1", "-c8", "-d2s", "-s", str(script), url], capture_output=True, check=True
+    )  # warm-up
+    out = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {p: _ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "req_per_s": rps,
+        "p50_ms": lat.get("50"),
+        "p90_ms": lat.get("90"),
+        "p99_ms": lat.get("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    args = parser.parse_args()
+    wrk = common.ensure_debian_tool("wrk", "wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="fnpack-bench-http-"))
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    function = work / "function.yaml"
+    function.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "nuclio.io/v1",
+                "kind": "Function",
+                "metadata": {"name": "echo"},
+                "spec": {
+                    "runtime": "python:3.11",
+                    "handler": "echo:handler",
+                    "build": {"functionSourceCode": base64.b64encode(ECHO_HANDLER.encode()).decode()},
+                },
+            }
+        )
+    )
+
+    results: dict[str, dict[str, Any]] = {}
+    port = common.free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
+    try:
+        common.wait_http(f"http://127.0.0.1:{port}/", proc=bare)
+        results["bare aiohttp"] = run_wrk(
+            wrk, f"http://127.0.0.1:{port}/", script, args.duration, args.connections
+        )
+    finally:
+        common.stop(bare)
+
+    for workers in (1, 2):
+        port = common.free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fnpack.cli", "run", str(function), "--port", str(port),
+             "--workers", str(workers), "--log-level", "error"],
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            common.wait_http(f"http://127.0.0.1:{port}/", proc=proc)
+            results[f"fnpack run, {workers} worker{'s' * (workers > 1)}"] = run_wrk(
+                wrk, f"http://127.0.0.1:{port}/", script, args.duration, args.connections
+            )
+        finally:
+            common.stop(proc)
+
+    bare_rps = results["bare aiohttp"]["req_per_s"]
+    rows = []
+    for name, r in results.items():
+        r["ratio_to_bare"] = r["req_per_s"] / bare_rps
+        rows.append(
+            [name, r["req_per_s"], r["p50_ms"], r["p90_ms"], r["p99_ms"], f"{r['ratio_to_bare']:.0%}"]
+        )
+    common.print_table(
+        f"HTTP echo, wrk -t1 -c{args.connections} -d{args.duration}s, POST 24-byte body",
+        ["server", "req/s", "p50 ms", "p90 ms", "p99 ms", "vs bare"],
+        rows,
+    )
+    target = results["fnpack run, 1 worker"]["ratio_to_bare"]
+    print(f"\n1 worker vs bare aiohttp: {target:.0%} (target >= 70%)")
+    path = common.write_results(
+        "http",
+        {"duration_s": args.duration, "connections": args.connections, "results": results, "target": 0.7},
+    )
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
