@@ -42,6 +42,15 @@ class VotingEnsemble(ParallelRun):
     ``{"id", "model_name", "outputs", "model_version", "model_outputs": {model: its outputs}}``.
     """
 
+    _dict_fields = [
+        *ParallelRun._dict_fields,
+        "vote_type",
+        "weights",
+        "prediction_col_name",
+        "format_response_with_col_name_flag",
+        "version",
+    ]
+
     def __init__(
         self,
         context=None,
@@ -80,8 +89,9 @@ class VotingEnsemble(ParallelRun):
             raise ValueError(f"vote_type {vote_type!r} must be 'classification' or 'regression'")
         self.version = version
         self.vote_type = vote_type
-        self.prediction_col_name = prediction_col_name or "prediction"
-        self.format_response_with_col_name_flag = format_response_with_col_name_flag
+        self.prediction_col_name = prediction_col_name
+        self.format_response_with_col_name_flag = format_response_with_col_name_flag or None
+        self._column = prediction_col_name or "prediction"
         self.weights = weights
         self._weights = normalize_weights(weights, list(self.routes))
         self.stats = ModelStats()
@@ -180,7 +190,7 @@ class VotingEnsemble(ParallelRun):
             event_id = body.get("id") if body.__class__ is dict else None
             outputs: Any = encode_outputs(votes, tensors.outputs) if tensors is not None else votes
             if self.format_response_with_col_name_flag and tensors is None:
-                outputs = {self.prediction_col_name: votes}
+                outputs = {self._column: votes}
             response = {
                 "id": event_id if event_id is not None else event.id,
                 "model_name": self.name,
@@ -204,7 +214,7 @@ class VotingEnsemble(ParallelRun):
         if outputs is None:
             raise ValueError(f"model {key} returned no outputs")
         if self.format_response_with_col_name_flag and isinstance(outputs, dict):
-            outputs = outputs.get(self.prediction_col_name)
+            outputs = outputs.get(self._column)
         if hasattr(outputs, "tolist"):
             outputs = outputs.tolist()
         if not isinstance(outputs, (list, tuple)):

@@ -243,6 +243,7 @@ class ParallelRun(BaseModelRouter):
     """
 
     MERGES = ("update", "list", "dict")
+    _dict_fields = [*BaseModelRouter._dict_fields, "extend_event", "executor_type", "merge", "ignore_errors"]
 
     def __init__(
         self,
@@ -270,7 +271,7 @@ class ParallelRun(BaseModelRouter):
         self.extend_event = extend_event
         self.executor_type = executor_type
         self.merge = merge
-        self.ignore_errors = ignore_errors
+        self.ignore_errors = ignore_errors or None  # None: left out of the serialized form
         self._threaded = executor_type in ("thread", "process")
         self._pool: ThreadPoolExecutor | None = None
         self._calls: list | None = None

@@ -6,6 +6,7 @@ import pytest
 
 import fnpack
 from fnpack.graph import GraphError
+from fnpack.serving import VotingEnsemble
 from fnpack.serving.ensemble import infer_vote_type, normalize_weights
 
 from .models import Classifier, Failing, FloatModel, Multiplier
@@ -272,3 +273,25 @@ def test_multi_output_regression_is_averaged_element_wise():
         [("a", Pair, {"multiplier": 1}), ("b", Pair, {"multiplier": 3})], vote_type="regression"
     )
     assert server.test("/", {"inputs": [1]})["outputs"] == [[2.0, -2.0]]
+
+
+def test_ensemble_object_serializes_its_options():
+    obj = VotingEnsemble(
+        vote_type="regression", weights={"a": 1, "b": 3}, executor_type="thread", version="v7"
+    )
+    struct = obj.to_dict()
+    assert struct["kind"] == "router"
+    assert struct["class_name"] == "fnpack.serving.ensemble.VotingEnsemble"
+    assert struct["class_args"] == {
+        "vote_type": "regression",
+        "weights": {"a": 1, "b": 3},
+        "executor_type": "thread",
+        "version": "v7",
+    }
+    fn = fnpack.new_function("obj")
+    fn.set_topology("router", obj)
+    fn.add_model("a", class_name=Multiplier, model_path=".", multiplier=1)
+    fn.add_model("b", class_name=Multiplier, model_path=".", multiplier=5)
+    resp = fn.to_mock_server().test("/", {"inputs": [1]})
+    assert resp["outputs"] == [4.0]  # 0.25 * 1 + 0.75 * 5
+    assert resp["model_version"] == "v7"
