@@ -160,3 +160,44 @@ def test_yaml_export_round_trip(tmp_path):
     result = fn.export(str(tmp_path / "out" / "function.yaml"))
     loaded = yaml.safe_load((tmp_path / "out" / "function.yaml").read_text())
     assert loaded == result.config
+
+
+def test_code_to_function_py_file_embeds_the_code(tmp_path):
+    from fnpack import code_to_function
+
+    module = tmp_path / "my_models.py"
+    module.write_text("class Echo:\n    def do(self, body):\n        return {'echo': body}\n")
+    fn = code_to_function("echo-fn", filename=str(module), requirements=["numpy"])
+    fn.set_topology("flow", engine="sync").to("Echo", name="echo")
+    assert fn.to_mock_server().test(body={"a": 1}) == {"echo": {"a": 1}}
+    result = fn.build()
+    assert result.by_value == [] and "pip install numpy" in result.config["spec"]["build"]["commands"]
+    assert '"modules":["my_models"]' in result.spec_json
+
+
+def test_graph_initializer_and_current_function():
+    def init_graph(server):
+        server.parameters["initialized"] = True
+
+    fn = _fn()
+    fn.spec.graph_initializer = init_graph
+    result = fn.build(current_function="child")
+    assert "test_graph_initializer_and_current_function.<locals>.init_graph" in result.by_value
+    assert {"name": "SERVING_CURRENT_FUNCTION", "value": "child"} in result.config["spec"]["env"]
+
+
+def test_show_formats(tmp_path):
+    import shutil
+
+    from fnpack.package.show import graph_dot, graph_svg, graph_text
+
+    fn = new_function("router")
+    fn.add_model("m1", class_name="package.graphs.Scale", model_path="/m")
+    graph = fn.spec.graph.to_dict()
+    assert 'route m1: package.graphs.Scale(model_path="/m")' in graph_text(graph, "router")
+    assert '"router" -> "route:m1"' in graph_dot(graph, "router")
+    if shutil.which("dot") is None:
+        with pytest.raises(BuildError, match="needs Graphviz"):
+            graph_svg(graph)
+    else:
+        assert "<svg" in graph_svg(graph)
