@@ -46,10 +46,19 @@ def test_editable_install_finds_resources():
 @pytest.mark.slow
 def test_wheel_install_finds_handlers_and_templates(tmp_path):
     import json
+    import shutil
 
+    # build from a copy: setuptools writes build/ and *.egg-info into the source tree, which others share
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, source / name)
+    for name in ("fnpack", "handlers", "templates"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     dist = tmp_path / "dist"
     build = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
