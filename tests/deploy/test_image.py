@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 import yaml
 
@@ -122,3 +124,24 @@ def test_the_pushed_function_yaml_deploys_without_a_build(
     assert "Skipping build" in out and "Building processor image" not in out
     deployed = dashboard.record("prebuilt")
     assert deployed["spec"]["image"] == tag and "functionSourceCode" not in deployed["spec"]["build"]
+
+
+def test_image_of_a_packaged_serving_graph(docker_daemon, base_image, tmp_path, capsys):
+    """``fnpack build`` output goes into the image unchanged: main.py is the decoded functionSourceCode."""
+    try:
+        import fnpack.package.cli  # noqa: F401
+    except ImportError:
+        pytest.skip("fnpack build (fnpack.package) is not available in this tree")
+    from .test_end_to_end import GRAPH_MODULE
+
+    (tmp_path / "graph.py").write_text(GRAPH_MODULE)
+    path = tmp_path / "function.yaml"
+    assert main(["build", str(tmp_path / "graph.py"), "-o", str(path)]) == 0
+    config = yaml.safe_load(path.read_text())
+    assert config["spec"]["build"].get("commands") in (None, [])  # a busybox base cannot run pip
+    assert main(_image_args(path, "fnpack-test/orders:1", base_image, docker_daemon)) == 0
+    capsys.readouterr()
+    in_image = docker_daemon.client.containers.run(
+        "fnpack-test/orders:1", ["cat", "/opt/nuclio/main.py"], network_mode="none", remove=True
+    )
+    assert in_image == base64.b64decode(config["spec"]["build"]["functionSourceCode"])
