@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
@@ -44,7 +45,8 @@ class Daemon:
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # dockerd runs in its own session: its group is it, its containerd and the shims we made
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
             shutil.rmtree(self.root, ignore_errors=True)
 
