@@ -23,8 +23,8 @@ from typing import Any
 
 from ..graph.errors import BadRequestError, NotFoundError, err_to_str
 from ..graph.event import Response
-from .oip import decode_request, encode_outputs, is_tensor_request
-from .protocol import server_metadata
+from .oip import binary_response, decode_request, encode_outputs, is_tensor_request
+from .protocol import binary_reply, server_metadata
 from .routers import ParallelRun
 from .tracking import ModelLogger, ModelStats, stream_context
 
@@ -168,7 +168,7 @@ class VotingEnsemble(ParallelRun):
         return {"name": self.name, "version": self.version, "inputs": [], "outputs": []}
 
     # --- voting ---------------------------------------------------------------------------------------
-    def _vote_request(self, event, op: str, body) -> dict:
+    def _vote_request(self, event, op: str, body):
         start_ns = _time_ns()
         t0 = _perf_ns()
         try:
@@ -199,14 +199,18 @@ class VotingEnsemble(ParallelRun):
                 "model_outputs": per_model,
             }
         except Exception as exc:
-            self.stats.record((_perf_ns() - t0) // 1000, error=True)
+            self.stats.record((_perf_ns() - t0) / 1000, error=True)
             if self._model_logger is not None:
                 self._model_logger.push_error(body, op, start_ns, err_to_str(exc))
             raise
-        microsec = (_perf_ns() - t0) // 1000
+        microsec = (_perf_ns() - t0) / 1000
         self.stats.record(microsec)
         if self._model_logger is not None:
-            self._model_logger.push(body, op, response, start_ns, microsec, None)
+            self._model_logger.push(body, op, response, start_ns, int(microsec), None)
+        if tensors is not None and not self._out_keys:
+            packed = binary_response(response, tensors)
+            if packed is not None:
+                return binary_reply(self.context, *packed)
         return response
 
     def _model_outputs(self, key: str, result: Any) -> list:

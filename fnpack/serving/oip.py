@@ -447,3 +447,45 @@ def _text(value: Any) -> Any:
                 "a BYTES output is not UTF-8 text, which the JSON tensor form cannot carry"
             ) from None
     return value if isinstance(value, str) else str(value)
+
+
+def wants_binary(output_name: str, requested: list[dict], parameters: dict) -> bool:
+    """Whether the client asked for ``output_name`` in binary (per output, else ``binary_data_output``)."""
+    for out in requested:
+        if out.get("name") == output_name:
+            params = out.get("parameters")
+            if isinstance(params, dict) and "binary_data" in params:
+                return params["binary_data"] is True
+            break
+    return parameters.get("binary_data_output") is True
+
+
+def binary_response(response: dict, request: InferRequest) -> tuple[bytes, int] | None:
+    """The binary-extension body of ``response`` (JSON header + raw outputs) and its header length.
+
+    None when the client asked for no binary output: the JSON response is then sent as is.
+    """
+    outputs = response.get("outputs")
+    if not isinstance(outputs, list):
+        return None
+    chunks = []
+    header_outputs = []
+    for tensor in outputs:
+        if not wants_binary(tensor["name"], request.outputs, request.parameters):
+            header_outputs.append(tensor)
+            continue
+        raw = pack(tensor["data"], tensor["datatype"])
+        chunks.append(raw)
+        described = {k: v for k, v in tensor.items() if k != "data"}
+        described["parameters"] = {**(tensor.get("parameters") or {}), "binary_data_size": len(raw)}
+        header_outputs.append(described)
+    if not chunks:
+        return None
+    header = json.dumps({**response, "outputs": header_outputs}, default=_json_default).encode()
+    return header + b"".join(chunks), len(header)
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from ..graph.errors import BadRequestError
+from ..graph.event import Response
 from .oip import binary_header_length, decode_binary_body
 
 DEFAULT_URL_PREFIX = "/v2/models"
@@ -56,3 +57,14 @@ def decode_body(event, body: Any) -> Any:
 def server_metadata(name: str) -> dict:
     """What ``GET /``, ``GET /v2`` and ``GET /v2/health/...`` return (reference shape)."""
     return {"name": name, "version": PROTOCOL_VERSION, "extensions": []}
+
+
+def binary_reply(context, body: bytes, header_length: int):
+    """An OIP binary-extension response: JSON header + raw tensors, header length in a header."""
+    response_class = getattr(context, "Response", None) or Response
+    return response_class(
+        headers={"Inference-Header-Content-Length": str(header_length)},
+        body=body,
+        content_type="application/octet-stream",
+        status_code=200,
+    )

@@ -223,6 +223,7 @@ def direct_call(route):
     step = getattr(route, "step", None)
     if (
         isinstance(obj, V2ModelServer)
+        and type(obj).do_event is V2ModelServer.do_event
         and not getattr(step, "handler", None)
         and not getattr(step, "input_path", None)
         and not getattr(step, "result_path", None)

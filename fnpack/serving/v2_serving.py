@@ -17,8 +17,8 @@ from ..graph.event import Response
 from ..graph.paths import get_in, split_path, update_in
 from ..graph.steps import StepToDict
 from .clock import format_ns
-from .oip import InferRequest, decode_request, encode_outputs
-from .protocol import decode_body
+from .oip import InferRequest, binary_response, decode_request, encode_outputs
+from .protocol import binary_reply, decode_body
 from .tracking import ModelLogger, ModelStats, stream_context
 
 _time_ns = time.time_ns
@@ -313,6 +313,10 @@ class V2ModelServer(StepToDict):
             if metrics:
                 self.metrics = {}
             self._model_logger.push(request, op, response, start_ns, int(microsec), metrics)
+        if tensors is not None and not self._out_keys and response.__class__ is dict:
+            packed = binary_response(response, tensors)
+            if packed is not None:
+                return binary_reply(self.context, *packed)
         return response
 
     def _wait_ready(self, event) -> None:

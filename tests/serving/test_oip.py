@@ -70,12 +70,20 @@ def server():
     return fn.to_mock_server()
 
 
-def post(server, model, request_body, json_size, version=""):
-    """Send the client's request bytes as the HTTP trigger would; return the client's parsed result."""
+def post(server, model, request_body, json_size, version="", binary_response=False):
+    """Send the client's request bytes as the HTTP trigger would; return the client's parsed result.
+
+    ``binary_response``: whether the answer must use the binary extension (the client asked for it).
+    """
     headers = {"Inference-Header-Content-Length": str(json_size)} if json_size is not None else {}
     path = f"/v2/models/{model}/versions/{version}/infer" if version else f"/v2/models/{model}/infer"
     response = server.test(path, request_body, method="POST", headers=headers, get_body=False, silent=True)
     assert response.status_code == 200, response.body
+    header_length = response.headers.get("Inference-Header-Content-Length")
+    if binary_response:
+        assert response.content_type == "application/octet-stream"
+        return Client.parse_response_body(response.body, header_length=int(header_length))
+    assert header_length is None
     assert response.content_type == "application/json"
     return Client.parse_response_body(response.body.encode())
 
@@ -96,15 +104,16 @@ def sample(datatype, shape):
 # --- the Triton client against the router ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+@pytest.mark.parametrize("binary_out", [False, True], ids=["json-out", "binary-out"])
+@pytest.mark.parametrize("binary", [False, True], ids=["json-in", "binary-in"])
 @pytest.mark.parametrize("datatype", list(NUMPY_DTYPES))
-def test_triton_client_round_trip_of_every_datatype(server, datatype, binary):
+def test_triton_client_round_trip_of_every_datatype(server, datatype, binary, binary_out):
     data = sample(datatype, [2, 3])
     tensor = httpclient.InferInput("x", [2, 3], datatype)
     tensor.set_data_from_numpy(data, binary_data=binary)
-    outputs = [httpclient.InferRequestedOutput("out_x", binary_data=False)]
+    outputs = [httpclient.InferRequestedOutput("out_x", binary_data=binary_out)]
     body, json_size = Client.generate_request_body([tensor], outputs=outputs, request_id="r1")
-    result = post(server, "echo", body, json_size)
+    result = post(server, "echo", body, json_size, binary_response=binary_out)
     out = result.as_numpy("out_x")
     assert out.shape == (2, 3)
     assert result.get_output("out_x")["datatype"] == datatype
@@ -122,7 +131,7 @@ def test_plain_v2_model_serves_a_tensor_client(server):
     tensor = httpclient.InferInput("rows", [2, 2], "FP32")
     tensor.set_data_from_numpy(np.array([[1, 2], [3, 4]], dtype=np.float32))  # binary by default
     body, json_size = Client.generate_request_body([tensor])  # no outputs named: the client's defaults
-    result = post(server, "double", body, json_size)
+    result = post(server, "double", body, json_size, binary_response=True)
     np.testing.assert_array_equal(result.as_numpy("output0"), [[2, 4], [6, 8]])
     assert result.get_output("output0")["datatype"] == "FP64"
 
@@ -142,7 +151,7 @@ def test_single_output_takes_the_requested_name(server):
     tensor = httpclient.InferInput("x", [3], "INT64")
     tensor.set_data_from_numpy(np.array([1, 2, 3]), binary_data=False)
     body, json_size = Client.generate_request_body([tensor], outputs=[httpclient.InferRequestedOutput("y")])
-    result = post(server, "mult", body, json_size)
+    result = post(server, "mult", body, json_size, binary_response=True)
     np.testing.assert_array_equal(result.as_numpy("y"), [3, 6, 9])
 
 
@@ -165,8 +174,14 @@ def test_tensor_request_through_the_ensemble():
     server = fn.to_mock_server()
     tensor = httpclient.InferInput("x", [2], "FP32")
     tensor.set_data_from_numpy(np.array([1, 2], dtype=np.float32))
-    body, json_size = Client.generate_request_body([tensor])
+    body, json_size = Client.generate_request_body(
+        [tensor], outputs=[httpclient.InferRequestedOutput("o", False)]
+    )
     result = post(server, "VotingEnsemble", body, json_size)
+    np.testing.assert_array_equal(result.as_numpy("o"), [2.0, 4.0])
+    body, json_size = Client.generate_request_body([tensor])
+    result = post(server, "VotingEnsemble", body, json_size, binary_response=True)
+    np.testing.assert_array_equal(result.as_numpy("output0"), [2.0, 4.0])
     np.testing.assert_array_equal(result.as_numpy("output0"), [2.0, 4.0])
 
 
