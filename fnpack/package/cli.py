@@ -51,6 +51,11 @@ def register(subparsers) -> None:
         help="embed the fnpack runtime in the source (default), or pip install it at image build",
     )
     build.add_argument(
+        "--fnpack-requirement",
+        metavar="SPEC",
+        help="with --runtime pip: what pip installs (default fnpack==<this version>; a URL or wheel path works)",
+    )
+    build.add_argument(
         "--spec-source",
         choices=("embed", "env", "file"),
         help="where workers read the serving spec: the source (default), env var SERVING_SPEC_ENV, "
@@ -113,6 +118,8 @@ def cmd_build(args) -> int:
             fn.metadata.project = args.project
         if args.python:
             fn.spec.runtime = args.python
+        if args.fnpack_requirement:
+            fn.spec.fnpack_requirement = args.fnpack_requirement
         result = fn.build(
             namespace=vars(module),
             runtime=args.runtime,

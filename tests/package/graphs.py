@@ -74,3 +74,11 @@ def model_router_function(name: str = "models"):
     fn.add_model("m2:v2", class_name=Multiplier, model_path="/models/m2", multiplier=10)
     fn.with_http(workers=2)
     return fn
+
+
+def async_flow_function(name: str = "async-flow"):
+    """The 5 steps on the async engine (drained by the termination callback)."""
+    fn = five_step_function(name)
+    fn.spec.graph.engine = "async"
+    fn.spec.graph.steps["s5"].respond()
+    return fn

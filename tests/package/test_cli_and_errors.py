@@ -180,3 +180,30 @@ def test_validate_catches_init_failure(tmp_path, capsys):
     out.write_text(text)
     err = _one_line_error(capsys, ["validate", str(out)], "init_context failed in a fresh interpreter")
     assert "class 'Gone' not found" in err
+
+
+def test_build_pip_runtime(tmp_path, capsys):
+    import base64
+
+    import yaml
+
+    module = _write(tmp_path, "doubler.py", MODULE)
+    out = tmp_path / "f.yaml"
+    argv = [
+        "build",
+        str(module),
+        "-o",
+        str(out),
+        "--runtime",
+        "pip",
+        "--fnpack-requirement",
+        "fnpack @ file:///w/fnpack.whl",
+    ]
+    assert main(argv) == 0
+    assert "runtime pip" in capsys.readouterr().out
+    config = yaml.safe_load(out.read_text())
+    assert config["spec"]["build"]["commands"][0] == "pip install 'fnpack @ file:///w/fnpack.whl'"
+    assert (
+        "_FNPACK_MODULES = None" in base64.b64decode(config["spec"]["build"]["functionSourceCode"]).decode()
+    )
+    assert main(["validate", str(out)]) == 0  # here fnpack is installed, as the build command would do

@@ -171,3 +171,22 @@ def test_missing_spec_is_a_clear_init_error(tmp_path, bare_python):
     out = run_probe(function, python=python, python_args=tuple(args), extra_paths=[lib])
     assert not out.get("ok") or "error" in out
     assert "no serving spec found" in out["error"]
+
+
+def test_async_flow_without_fnpack(tmp_path, bare_python):
+    from .graphs import async_flow_function
+
+    python, args, lib = bare_python
+    fn = async_flow_function()
+    expected = fn.to_mock_server().test(body={"x": 1})
+    path = tmp_path / "function.yaml"
+    fn.export(str(path))
+    assert load_function(str(path)).graph["engine"] == "async"
+    events = [{"body": {"x": i}, "content_type": JSON, "id": f"a{i}"} for i in range(1, 4)]
+    out = run_probe(
+        load_function(str(path)), python=python, python_args=tuple(args), extra_paths=[lib], events=events
+    )
+    assert out.get("ok") and "error" not in out, out
+    bodies = [json.loads(r["body"]) for r in out["responses"]]
+    assert bodies[0] == expected == {"x": 14, "tagged": True}
+    assert [b["x"] for b in bodies] == [14, 20, 26]
