@@ -124,11 +124,6 @@ graph.to(name="double", handler="(event * 2)").to(name="inc", handler="(event + 
 """
 
 
-@pytest.mark.xfail(
-    reason="packager bug: the generated main.py re-exports handler from fnpack.handlers.serving, so nuclio's "
-    "wrapper (and the emulator) call that module's init_context, without the embedded spec",
-    strict=False,
-)
 def test_build_deploy_invoke_a_serving_graph(dashboard, creds_env, tmp_path, capsys):
     """The whole path of DESIGN.md: ``fnpack build`` → ``fnpack deploy`` → an HTTP call to the function."""
     if emulator_serve() is None:
