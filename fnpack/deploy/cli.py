@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("function", metavar="FUNCTION_YAML", help="nuclio function config (from `fnpack build`)")
     p.add_argument(
         "--project",
-        help="nuclio project (default: the function's nuclio.io/project-name label, else 'default')",
+        help="nuclio project (default: the yaml's nuclio.io/project-name label, else the existing "
+        "function's project, else 'default'); created when missing",
     )
     p.add_argument(
         "--wait",
