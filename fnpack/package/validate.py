@@ -57,6 +57,8 @@ def check_static(function: LoadedFunction) -> list[str]:
         for name, trigger in triggers.items():
             validation.check_trigger(name, trigger)
         validation.check_env(spec.get("env") or [])
+        validation.check_build(spec.get("build") or {})
+        validation.check_replicas(spec.get("minReplicas"), spec.get("maxReplicas"))
     except BuildError as exc:
         raise BuildError(f"{path}: {exc}")
     if function.source is None:

@@ -108,3 +108,22 @@ def check_env(env: Any) -> None:
             raise BuildError(f"spec.env entry {item!r} needs a name")
         if "value" in item and "valueFrom" in item:
             raise BuildError(f"spec.env {item['name']!r} has both value and valueFrom")
+
+
+def check_build(build) -> None:
+    if not isinstance(build, dict):
+        raise BuildError("spec.build must be a mapping")
+    commands = build.get("commands") or []
+    if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+        raise BuildError("spec.build.commands must be a list of shell lines")
+    entry = build.get("codeEntryType", "sourceCode")
+    if entry not in ("sourceCode", "image", "archive", "github", "s3"):
+        raise BuildError(f"spec.build.codeEntryType {entry!r} is not one nuclio knows")
+
+
+def check_replicas(min_replicas, max_replicas) -> None:
+    for key, value in (("minReplicas", min_replicas), ("maxReplicas", max_replicas)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise BuildError(f"spec.{key} must be a non-negative integer, got {value!r}")
+    if isinstance(min_replicas, int) and isinstance(max_replicas, int) and max_replicas < min_replicas:
+        raise BuildError(f"spec.maxReplicas ({max_replicas}) is below spec.minReplicas ({min_replicas})")

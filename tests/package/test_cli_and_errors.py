@@ -169,6 +169,12 @@ def test_validate_malformed_yaml_and_bad_configs(tmp_path, capsys):
         "metadata: {name: ok}\nspec: {handler: 'main:handler', runtime: 'python:3.11'}\n",
     )
     _one_line_error(capsys, ["validate", str(nosource)], "functionSourceCode is missing")
+    replicas = _write(
+        tmp_path,
+        "replicas.yaml",
+        "metadata: {name: ok}\nspec: {handler: 'main:handler', minReplicas: 3, maxReplicas: 1}\n",
+    )
+    _one_line_error(capsys, ["validate", str(replicas)], "spec.maxReplicas (1) is below spec.minReplicas (3)")
 
 
 def test_validate_catches_init_failure(tmp_path, capsys):
