@@ -11,6 +11,8 @@ Decisions that differ from the reference (its latent quirks, fixed deliberately)
   finite, non-negative, positive sum) and normalized to sum 1; models missing from a dict weigh 0.
 - **Path-less requests** go where they go in every router: ``body["model"]``, else the default
   model, i.e. the first entry of ``GET /v2/models/`` -- for the ensemble that is the ensemble itself.
+- **Column outputs.** Models answering ``{prediction_col_name: [...]}`` are read from that column and the
+  vote is answered in the same form, per event (the reference switched a flag on for good).
 - **Failures.** A failing model fails the request, naming the model (``ignore_errors=True`` leaves it
   out and renormalizes the remaining weights).
 """
@@ -185,11 +187,15 @@ class VotingEnsemble(ParallelRun):
                     raise BadRequestError(f'Expected "inputs" to be a list (model {self.name})')
                 child_body = body
             results = self.fan_out(event, op, child_body)
-            per_model = {key: self._model_outputs(key, result) for key, result in results}
+            per_model = {}
+            in_column = bool(self.format_response_with_col_name_flag)
+            for key, result in results:
+                per_model[key], from_column = self._model_outputs(key, result)
+                in_column = in_column or from_column
             votes = self.vote(per_model)
             event_id = body.get("id") if body.__class__ is dict else None
             outputs: Any = encode_outputs(votes, tensors.outputs) if tensors is not None else votes
-            if self.format_response_with_col_name_flag and tensors is None:
+            if in_column and tensors is None:
                 outputs = {self._column: votes}
             response = {
                 "id": event_id if event_id is not None else event.id,
@@ -213,19 +219,25 @@ class VotingEnsemble(ParallelRun):
                 return binary_reply(self.context, *packed)
         return response
 
-    def _model_outputs(self, key: str, result: Any) -> list:
+    def _model_outputs(self, key: str, result: Any) -> tuple[list, bool]:
+        """(predictions of one model, whether they came under ``prediction_col_name`` in a dict)."""
         outputs = result.get("outputs") if isinstance(result, dict) else None
         if outputs is None:
             raise ValueError(f"model {key} returned no outputs")
-        if self.format_response_with_col_name_flag and isinstance(outputs, dict):
-            outputs = outputs.get(self._column)
+        in_column = isinstance(outputs, dict)
+        if in_column:
+            if self._column not in outputs:
+                raise ValueError(
+                    f"model {key}: prediction_col_name {self._column!r} is not in its outputs {sorted(outputs)}"
+                )
+            outputs = outputs[self._column]
         if hasattr(outputs, "tolist"):
             outputs = outputs.tolist()
         if not isinstance(outputs, (list, tuple)):
             raise ValueError(
                 f"model {key} returned outputs of type {type(outputs).__name__}, expected a list"
             )
-        return list(outputs)
+        return list(outputs), in_column
 
     def vote(self, per_model: dict[str, list]) -> list:
         """Combine ``{model: [prediction per sample]}`` into one prediction per sample."""

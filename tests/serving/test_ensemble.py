@@ -295,3 +295,34 @@ def test_ensemble_object_serializes_its_options():
     resp = fn.to_mock_server().test("/", {"inputs": [1]})
     assert resp["outputs"] == [4.0]  # 0.25 * 1 + 0.75 * 5
     assert resp["model_version"] == "v7"
+
+
+def test_column_outputs_are_read_and_answered_per_event():
+    # the reference's test_ensemble_infer: models answer {"predictions": [...]}, so does the vote
+    class Column(Multiplier):
+        def predict(self, request):
+            return {"predictions": [request["inputs"][0] * self.model]}
+
+    models = [
+        (k, Column, {"multiplier": m}) for k, m in (("m1", 100), ("m2", 200), ("m3:v1", 300), ("m3:v2", 400))
+    ]
+    server = ensemble(models, vote_type="regression", prediction_col_name="predictions")
+    for path, expected in [
+        ("m1", 500),
+        ("m3/versions/v2", 2000),
+        ("VotingEnsemble", 1250.0),
+        ("", 1250.0),
+    ]:
+        url = f"/v2/models/{path}/infer" if path else "/v2/models/infer"
+        assert server.test(url, {"inputs": [5]})["outputs"] == {"predictions": [expected]}
+
+
+def test_missing_prediction_column_names_model_and_column():
+    class Other(Multiplier):
+        def predict(self, request):
+            return {"scores": [1]}
+
+    server = ensemble([("a", Multiplier, {}), ("b", Other, {})], prediction_col_name="predictions")
+    resp = server.test("/", {"inputs": [1]}, silent=True)
+    assert resp.status_code == 400
+    assert "model b: prediction_col_name 'predictions' is not in its outputs ['scores']" in resp.body

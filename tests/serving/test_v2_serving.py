@@ -292,3 +292,26 @@ def test_get_model_finds_the_file(tmp_path):
         model.get_model(".onnx")
     with pytest.raises(ValueError, match="unsupported model_path"):
         V2ModelServer(name="m", model_path="s3://bucket/m").get_model()
+
+
+def test_model_instance_added_to_a_tracked_router():
+    fn = fnpack.new_function("instances")
+    fn.set_topology("router")
+    fn.add_model("my", ".", class_name=Multiplier(multiplier=100))
+    fn.set_tracking("dummy://")
+    server = fn.to_mock_server()
+    assert server.test("/v2/models/my/infer", {"inputs": [5]})["outputs"] == [500]
+    assert len(server.context.stream.output_stream.event_list) == 1
+
+
+def test_models_chained_in_an_async_flow_with_paths():
+    fn = fnpack.new_function("chained")
+    graph = fn.set_topology("flow", engine="async")
+    graph.to(Multiplier(name="m1", model_path=".", multiplier=2), result_path="m1", input_path="req").to(
+        Multiplier(name="m2", model_path=".", result_path="m2", multiplier=3, input_path="req")
+    ).respond()
+    server = fn.to_mock_server()
+    resp = server.test(body={"req": {"inputs": [5]}})
+    server.wait_for_completion()
+    assert list(resp) == ["req", "m1", "m2"]
+    assert (resp["m1"]["outputs"], resp["m2"]["outputs"]) == ([10], [15])
