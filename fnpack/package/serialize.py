@@ -92,6 +92,13 @@ def _lookup(name: str, namespaces: list) -> Any:
     return None
 
 
+def _member(obj: Any, items: set) -> bool:
+    try:
+        return obj in items
+    except TypeError:  # an unhashable object cannot have been forced
+        return False
+
+
 def _installed_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -191,9 +198,9 @@ class Serializer:
 
     def _by_value(self, obj: Any) -> bool:
         module = getattr(obj, "__module__", None)
-        if obj in self.force_reference or module in self.force_reference:
+        if _member(obj, self.force_reference) or module in self.force_reference:
             return False
-        if obj in self.force_value or module in self.force_value:
+        if _member(obj, self.force_value) or module in self.force_value:
             return True
         qualname = getattr(obj, "__qualname__", "")
         return "<locals>" in qualname or not is_installed_module(module)
