@@ -85,9 +85,12 @@ class WorkerProcess(asyncio.Protocol):
         transport.writelines(wire.encode(header, body))
         return fut
 
-    def call_batch(self, events: list[dict[str, Any]], bodies: list[bytes]) -> asyncio.Future[Reply]:
-        """Send stream events handled one after the other; the reply header's ``r`` lists each result."""
-        return self.call({"k": wire.BATCH, "ev": events, "n": [len(b) for b in bodies]}, b"".join(bodies))
+    def call_batch(self, header: dict[str, Any], bodies: list[bytes]) -> asyncio.Future[Reply]:
+        """Send stream events of one partition (columnar ``header``, see the wrapper) to be handled one
+        after the other; the reply header's ``r`` lists each event's result."""
+        header["k"] = wire.BATCH
+        header["n"] = [len(b) for b in bodies]
+        return self.call(header, b"".join(bodies))
 
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.returncode is None:

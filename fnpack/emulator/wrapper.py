@@ -165,23 +165,46 @@ class WorkerProtocol(asyncio.Protocol):
             self._reply(output)
 
     async def _handle_batch(self, h: dict[str, Any], raw: bytes) -> None:
-        """Stream events: one handler call per event, in order; reply with status/headers of each."""
-        replies = []
+        """Stream events of one topic partition, columnar (``off``/``ts``/``n``, optional ``hd`` headers by
+        index): one handler call per event, in order. The reply lists each event's status and, when set,
+        its response headers (a stream trigger ignores response bodies, so they are not encoded)."""
+        replies: list[dict[str, Any]] = []
         pos = 0
-        for meta, size in zip(h["ev"], h["n"]):
+        topic, shard = h["topic"], h["shard"]
+        headers = h.get("hd") or {}
+        trigger = self.trigger
+        Event = nuclio_sdk.Event
+        Response = nuclio_sdk.Response
+        for i, (offset, ts, size) in enumerate(zip(h["off"], h["ts"], h["n"])):
             body = raw[pos : pos + size]
             pos += size
             try:
-                output = self.entrypoint(self.context, self.make_event(meta, body))
+                event = Event(
+                    body=body,
+                    content_type="",
+                    trigger=trigger,
+                    headers=headers.get(str(i)),
+                    path=topic,
+                    size=size,
+                    timestamp=_EPOCH + datetime.timedelta(seconds=ts),
+                    shard_id=shard,
+                    offset=offset,
+                    topic=topic,
+                )
+                output = self.entrypoint(self.context, event)
                 if inspect.isawaitable(output):
                     output = await output
-                response = nuclio_sdk.Response.from_entrypoint_output(self._encode_json, output)
-                reply: dict[str, Any] = {"s": response["status_code"]}
-                if response["headers"]:
-                    reply["h"] = {
-                        str(k): v if isinstance(v, str) else json.dumps(v)
-                        for k, v in response["headers"].items()
-                    }
+                if isinstance(output, Response):
+                    reply: dict[str, Any] = {"s": output.status_code}
+                    if output.headers:
+                        reply["h"] = {
+                            str(k): v if isinstance(v, str) else json.dumps(v)
+                            for k, v in output.headers.items()
+                        }
+                elif isinstance(output, tuple) and len(output) == 2:
+                    reply = {"s": output[0]}
+                else:
+                    reply = {"s": 200}
             except nuclio_sdk.ExceptionWithResponse as exc:
                 reply = {"s": exc.status_code}
             except Exception as exc:

@@ -281,14 +281,13 @@ class KafkaTrigger:
     async def _process_partition(self, tp: TP, messages: list[Any]) -> None:
         for start in range(0, len(messages), self.batch_size):
             chunk = messages[start : start + self.batch_size]
-            events = [_event(m, self.name) for m in chunk]
             bodies = [m.value() or b"" for m in chunk]
             while True:
                 worker = await self._acquire()
                 if worker is None:
                     return  # shutting down: not committed, redelivered next time
                 try:
-                    reply, _ = await worker.call_batch(events, bodies)
+                    reply, _ = await worker.call_batch(_batch_header(tp, chunk), bodies)
                 except WorkerDied as exc:
                     self.redelivered += len(chunk)
                     log.warning(
@@ -316,20 +315,26 @@ class KafkaTrigger:
                     return None
 
 
-def _event(m: Any, trigger: str) -> dict[str, Any]:
-    ts_type, ts = m.timestamp()
-    event: dict[str, Any] = {
-        "path": m.topic(),
-        "topic": m.topic(),
-        "shard_id": m.partition(),
-        "offset": m.offset(),
-        "timestamp": ts / 1000.0 if ts_type and ts >= 0 else time.time(),
-        "content_type": "",
+def _batch_header(tp: TP, chunk: list[Any]) -> dict[str, Any]:
+    """Columnar event metadata of one partition's messages: offsets, timestamps, headers by index."""
+    now = time.time()
+    stamps = []
+    headers: dict[str, dict[str, str]] = {}
+    for i, m in enumerate(chunk):
+        ts_type, ts = m.timestamp()
+        stamps.append(ts / 1000.0 if ts_type and ts >= 0 else now)
+        hs = m.headers()
+        if hs:
+            headers[str(i)] = {k: (v or b"").decode("utf-8", "replace") for k, v in hs}
+    header: dict[str, Any] = {
+        "topic": tp[0],
+        "shard": tp[1],
+        "off": [m.offset() for m in chunk],
+        "ts": stamps,
     }
-    headers = m.headers()
     if headers:
-        event["headers"] = {k: (v or b"").decode("utf-8", "replace") for k, v in headers}
-    return event
+        header["hd"] = headers
+    return header
 
 
 def _fmt(partitions: list[Any]) -> str:
