@@ -208,3 +208,29 @@ def test_parallel_run_rejects_unknown_options():
         parallel_server(merge="concat")
     with pytest.raises(GraphError, match="executor_type 'gpu'"):
         parallel_server(executor_type="gpu")
+
+
+class Static:
+    """A plain class route (``do``) answering fixed data."""
+
+    def __init__(self, context, name=None, data=None):
+        self.data = data or {}
+
+    def do(self, body):
+        return self.data
+
+
+def double_x(body):
+    return {"mul": body["x"] * 2}
+
+
+@pytest.mark.parametrize("executor_type", [None, "array", "thread", "process"])
+def test_parallel_run_with_class_and_handler_routes(executor_type):
+    fn = fnpack.new_function("parallel-mixed")
+    graph = fn.set_topology("router", ParallelRun(extend_event=True, executor_type=executor_type))
+    graph.add_route("c1", class_name=Static, data={"a": 1, "b": 2})
+    graph.add_route("c2", class_name=Static, data={"c": 7})
+    graph.add_route("c3", handler=double_x)
+    server = fn.to_mock_server()
+    assert server.test(body={"x": 8}) == {"x": 8, "a": 1, "b": 2, "c": 7, "mul": 16}
+    assert server.test("", {"x": 9}) == {"x": 9, "a": 1, "b": 2, "c": 7, "mul": 18}

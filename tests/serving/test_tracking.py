@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
+
 import fnpack
-from fnpack.serving import V2ModelServer, server_stats
+from fnpack.serving import V2ModelServer, VotingEnsemble, server_stats
 
 from .models import Failing, Multiplier
 
@@ -167,3 +170,29 @@ def test_error_stream_event_shape():
 def test_plain_model_without_context_has_stats():
     model = V2ModelServer(name="m", model=object())
     assert model.stats.snapshot()["requests"] == 0
+
+
+def test_ensemble_tracking_records_every_model_and_the_vote():
+    np = pytest.importorskip("numpy")
+
+    class ArrayModel(V2ModelServer):
+        def predict(self, request):
+            return np.array([row[0] * self.get_param("multiplier", 1) for row in request["inputs"]])
+
+    fn = fnpack.new_function("tests")
+    fn.set_topology("router", VotingEnsemble(vote_type="regression"))
+    fn.add_model("1", ".", class_name=ArrayModel(multiplier=2))
+    fn.add_model("2", ".", class_name=ArrayModel(multiplier=3))
+    fn.set_tracking("dummy://")
+    server = fn.to_mock_server()
+    resp = server.test("/v2/models/infer", {"inputs": [[5, 6]]}, get_body=False)
+    assert json.loads(resp.body)["outputs"] == [12.5]
+    results = {}
+    for record in records(server):
+        outputs = record["resp"]["outputs"]
+        results[record["model"]] = [record["class"], record["request"]["inputs"], list(outputs)]
+    assert results == {
+        "1": ["ArrayModel", [[5, 6]], [10]],
+        "2": ["ArrayModel", [[5, 6]], [15]],
+        "VotingEnsemble": ["VotingEnsemble", [[5, 6]], [12.5]],
+    }
