@@ -3,6 +3,12 @@
 Subclasses implement ``load()`` and ``predict(request)``. The V2 / Open Inference Protocol codec
 (:mod:`fnpack.serving.oip`) and the URL scheme (:mod:`fnpack.serving.routers`) live elsewhere: this
 class sees an operation name and a request body.
+
+Statuses: bad requests are 400 naming the field; ``ready`` is 200 or 408; an HTTP request to a model
+still loading (``load_mode="async"``) is a 408 (stream events wait for the load instead); a raising
+``predict`` is the reference's 400 ``"<Exc>: <msg> (step <model>)"``. The caller's body is never
+mutated. Open Inference Protocol requests get tensor outputs (binary ones when the client asks and
+no ``result_path`` is set).
 """
 
 from __future__ import annotations
