@@ -25,7 +25,7 @@ from typing import Any
 
 from ..graph.errors import BadRequestError, NotFoundError, err_to_str
 from ..graph.event import Response
-from .oip import binary_response, decode_request, encode_outputs, is_tensor_request
+from .oip import binary_response, decode_request, encode_outputs, is_tensor_request, printable
 from .protocol import binary_reply, server_metadata
 from .routers import ParallelRun
 from .tracking import ModelLogger, ModelStats, stream_context
@@ -152,7 +152,9 @@ class VotingEnsemble(ParallelRun):
                 event, response_class(body=text, content_type="text/plain", status_code=200 if ready else 408)
             )
         if op and op not in _ENSEMBLE_OPS:
-            raise BadRequestError(f"illegal model operation {op}, method={method} (model {self.name})")
+            raise BadRequestError(
+                f"illegal model operation {printable(op)}, method={method} (model {self.name})"
+            )
         event.body = self._vote_request(event, op or "infer", body)
         return event
 

@@ -215,7 +215,7 @@ def decode_tensor(item: Any, where: str) -> Tensor:
     name = item.get("name")
     if not isinstance(name, str) or not name:
         raise BadRequestError(f"{where}.name: expected a non-empty string, got {_show(name)}")
-    where = f"{where} ({name})"
+    where = f"{where} ({printable(name)})"
     datatype = item.get("datatype")
     spec = DATATYPES.get(datatype) if isinstance(datatype, str) else None
     if spec is None:
@@ -271,6 +271,11 @@ def _check_values(data: list, datatype: str, spec: tuple, where: str) -> None:
         if not all(v.__class__ is str or v.__class__ is bytes for v in data):
             bad = next(v for v in data if v.__class__ is not str and v.__class__ is not bytes)
             raise BadRequestError(f"{where}: BYTES values must be strings, got {_show(bad)}")
+
+
+def printable(text: str) -> str:
+    """``text`` as is, or its repr when it holds newlines or other control characters (one-line errors)."""
+    return text if text.isprintable() else repr(text)
 
 
 def _show(value: Any) -> str:

@@ -16,6 +16,7 @@ from ..graph.errors import BadRequestError, NotFoundError, StepError, err_to_str
 from ..graph.event import Event
 from ..graph.paths import get_in, split_path, update_in
 from ..graph.steps import StepToDict
+from .oip import printable
 from .protocol import (
     DEFAULT_HEALTH_PREFIX,
     DEFAULT_URL_PREFIX,
@@ -50,7 +51,6 @@ class BaseModelRouter(StepToDict):
         default_model: str | None = None,
         **kwargs,
     ):
-        graph_step = kwargs.get("graph_step")
         for key in _RUNTIME_ARGS:
             kwargs.pop(key, None)
         self.name = name
@@ -68,7 +68,6 @@ class BaseModelRouter(StepToDict):
         self._prefix = (url_prefix or DEFAULT_URL_PREFIX).rstrip("/")
         self._prefix_slash = self._prefix + "/"
         self._health = (health_prefix or DEFAULT_HEALTH_PREFIX).rstrip("/")
-        self._step_name = getattr(graph_step, "name", None)
         cls = type(self)
         # no paths and no hooks: do_event goes straight to routing
         self._plain = (
@@ -107,7 +106,11 @@ class BaseModelRouter(StepToDict):
         return models[0]
 
     def _unknown(self, model: str, version: str = "") -> NotFoundError:
-        what = f"model {model} version {version}" if version else f"model {model}"
+        what = (
+            f"model {printable(model)} version {printable(version)}"
+            if version
+            else f"model {printable(model)}"
+        )
         return NotFoundError(f"{what} doesnt exist, available models: {' | '.join(self.model_list())}")
 
     def do_event(self, event, *args, **kwargs):
@@ -115,12 +118,12 @@ class BaseModelRouter(StepToDict):
         if self._plain:
             return self._handle_event(event)
         original = event.body
-        if self._in_keys:
+        if self._in_keys and original is not None:
             event.body = get_in(original, self._in_keys)
         event = self.preprocess(event)
         event = self._handle_event(event)
         event = self.postprocess(event)
-        if self._out_keys:
+        if self._out_keys and not hasattr(event.body, "status_code"):  # a Response stays the answer
             event.body = update_in(original, self._out_keys, event.body)
         return event
 
@@ -148,7 +151,7 @@ class BaseModelRouter(StepToDict):
             return "list", "", "", ""
         if path.startswith(self._health) or path in ("/v2", "/v2/"):
             return "server", "", "", ""
-        raise BadRequestError(f"illegal path prefix {path}, must start with {self._prefix}")
+        raise BadRequestError(f"illegal path prefix {printable(path)}, must start with {self._prefix}")
 
     def _finish(self, event, body):
         event.body = body

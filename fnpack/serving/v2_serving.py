@@ -23,7 +23,7 @@ from ..graph.event import Response
 from ..graph.paths import get_in, split_path, update_in
 from ..graph.steps import StepToDict
 from .clock import format_ns
-from .oip import InferRequest, binary_response, decode_request, encode_outputs
+from .oip import InferRequest, binary_response, decode_request, encode_outputs, printable
 from .protocol import binary_reply, decode_body
 from .tracking import ModelLogger, ModelStats, stream_context
 
@@ -252,7 +252,9 @@ class V2ModelServer(StepToDict):
         elif op.isidentifier() and hasattr(self, "op_" + op):
             response = getattr(self, "op_" + op)(event)
         else:
-            raise BadRequestError(f"illegal model operation {op}, method={method} (model {self.name})")
+            raise BadRequestError(
+                f"illegal model operation {printable(op)}, method={printable(str(method))} (model {self.name})"
+            )
         event.body = update_in(original, self._out_keys, response) if self._out_keys else response
         return event
 

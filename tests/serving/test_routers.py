@@ -234,3 +234,13 @@ def test_parallel_run_with_class_and_handler_routes(executor_type):
     server = fn.to_mock_server()
     assert server.test(body={"x": 8}) == {"x": 8, "a": 1, "b": 2, "c": 7, "mul": 16}
     assert server.test("", {"x": 9}) == {"x": 9, "a": 1, "b": 2, "c": 7, "mul": 18}
+
+
+def test_router_with_paths_still_answers_get_requests():
+    fn = fnpack.new_function("flow-router-get")
+    graph = fn.set_topology("flow", engine="sync")
+    graph.to("*", name="r", input_path="req", result_path="resp")
+    fn.add_model("m1", class_name=Multiplier, model_path=".", multiplier=5)
+    server = fn.to_mock_server()
+    assert server.test("/v2/models/") == {"models": ["m1"]}
+    assert server.test("/v2/models/m1/ready").status_code == 200
