@@ -19,7 +19,7 @@ import yaml
 
 from .. import __version__
 from ..graph.steps import RootFlowStep
-from . import validation
+from . import children, validation
 from .embed import HANDLER, function_source
 from .errors import BuildError
 from .resources import read_template
@@ -93,9 +93,19 @@ def build_config(
         raise BuildError(f"unknown runtime mode {runtime!r}: use 'embed' (self-contained) or 'pip'")
     if spec_source not in SPEC_SOURCES:
         raise BuildError(f"unknown spec source {spec_source!r}: use one of {', '.join(SPEC_SOURCES)}")
-    name = validation.check_name(fn.metadata.name)
     if spec.graph is None:
         raise BuildError("nothing to build: the function has no graph, use set_topology() / add_model()")
+    children.check_children(fn)
+    is_child = current_function not in (None, "", "*")
+    if is_child and current_function not in spec.function_refs:
+        raise BuildError(
+            f"--current-function {current_function!r} is not a child function of this graph "
+            f"(children: {', '.join(children.child_functions(fn)) or 'none'})"
+        )
+    name = validation.check_name(
+        f"{fn.metadata.name}-{current_function}" if is_child else fn.metadata.name,
+        "child function name" if is_child else "function name",
+    )
     for source in spec.secret_sources:
         if source.get("kind") != "env":
             raise BuildError(
@@ -149,6 +159,8 @@ def build_config(
         labels[PROJECT_LABEL] = validation.check_name(fn.metadata.project, "project name")
     if fn.metadata.tag:
         labels.setdefault("fnpack.io/tag", fn.metadata.tag)
+    if is_child:
+        labels["fnpack.io/parent-function"] = fn.metadata.name
     metadata["labels"] = labels
     metadata["annotations"] = dict(fn.metadata.annotations)
     if fn.metadata.namespace:
@@ -180,13 +192,23 @@ def build_config(
     nuclio["env"] = env
     if volumes:
         nuclio["volumes"] = volumes
-    if not spec.triggers:
+    triggers = copy.deepcopy(spec.triggers)
+    if is_child:
+        queue_trigger = children.child_trigger(fn, current_function)
+        triggers = {}
+        if queue_trigger is not None:
+            triggers[queue_trigger[0]] = queue_trigger[1]
+        else:
+            warnings.append(
+                f"child function {current_function!r} is not fed by a kafka:// queue: add its trigger"
+            )
+    if not triggers:
         warnings.append(
             "no triggers: nuclio adds a default HTTP trigger (use fn.with_http() to configure it)"
         )
-    for trigger_name, trigger in spec.triggers.items():
+    for trigger_name, trigger in triggers.items():
         validation.check_trigger(trigger_name, trigger)
-    nuclio["triggers"] = copy.deepcopy(spec.triggers)
+    nuclio["triggers"] = triggers
     nuclio["minReplicas"] = spec.min_replicas
     nuclio["maxReplicas"] = spec.max_replicas
     if spec.resources:
@@ -208,7 +230,7 @@ def build_config(
     build["functionSourceCode"] = base64.b64encode(source.encode("utf-8")).decode("ascii")
     if spec.base_image:
         build["baseImage"] = spec.base_image
-    build["commands"] = _commands(fn, runtime, bool(payload), outcome.needs_remote)
+    build["commands"] = _commands(fn, runtime, bool(payload), outcome.needs_remote, children.uses_kafka(fn))
     return BuildResult(
         config=config,
         spec_json=spec_json,
@@ -221,7 +243,9 @@ def build_config(
     )
 
 
-def _commands(fn: ServingFunction, runtime: str, has_payload: bool, needs_remote: bool) -> list[str]:
+def _commands(
+    fn: ServingFunction, runtime: str, has_payload: bool, needs_remote: bool, needs_kafka: bool
+) -> list[str]:
     """Build commands: the user's, then pip installs of what the graph needs (deduplicated, in order)."""
     commands = list(fn.spec.build_commands)
     requirements = []
@@ -236,6 +260,8 @@ def _commands(fn: ServingFunction, runtime: str, has_payload: bool, needs_remote
         graph = fn.spec.graph
         async_engine = isinstance(graph, RootFlowStep) and graph.engine_kind != "sync"
         requirements.append("aiohttp" if async_engine else "requests")
+    if needs_kafka:
+        requirements.append("confluent-kafka")
     requirements.extend(fn.spec.requirements)
     for requirement in requirements:
         command = _pip(requirement)

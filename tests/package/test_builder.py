@@ -181,9 +181,38 @@ def test_graph_initializer_and_current_function():
 
     fn = _fn()
     fn.spec.graph_initializer = init_graph
-    result = fn.build(current_function="child")
+    result = fn.build()
     assert "test_graph_initializer_and_current_function.<locals>.init_graph" in result.by_value
-    assert {"name": "SERVING_CURRENT_FUNCTION", "value": "child"} in result.config["spec"]["env"]
+    assert '"graph_initializer":"test_graph_initializer_and_current_function.<locals>.init_graph"' in (
+        result.spec_json
+    )
+
+
+def test_multi_function_graph_root_and_child():
+    fn = new_function("parent", project="proj")
+    graph = fn.set_topology("flow", engine="sync")
+    graph.to(name="pre", handler=add_one).to(">>", "q", path="kafka://127.0.0.1:9092/orders").to(
+        Scale, name="score", function="child"
+    )
+    with pytest.raises(BuildError, match="function child is used in steps and is not defined"):
+        fn.build()
+    fn.add_child_function("child")
+    fn.with_http(workers=2)
+    root = fn.build().config
+    assert "pip install confluent-kafka" in root["spec"]["build"]["commands"]
+    assert "http" in root["spec"]["triggers"]
+    child = fn.build(current_function="child").config
+    assert child["metadata"]["name"] == "parent-child"
+    assert child["metadata"]["labels"]["fnpack.io/parent-function"] == "parent"
+    assert {"name": "SERVING_CURRENT_FUNCTION", "value": "child"} in child["spec"]["env"]
+    trigger = child["spec"]["triggers"]["child-queue"]
+    assert trigger["kind"] == "kafka-cluster"
+    assert trigger["attributes"]["brokers"] == ["127.0.0.1:9092"] and trigger["attributes"]["topics"] == [
+        "orders"
+    ]
+    assert trigger["attributes"]["consumerGroup"] == "child-consumer-group"
+    with pytest.raises(BuildError, match="not a child function"):
+        fn.build(current_function="other")
 
 
 def test_show_formats(tmp_path):

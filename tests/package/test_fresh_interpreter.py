@@ -190,3 +190,42 @@ def test_async_flow_without_fnpack(tmp_path, bare_python):
     bodies = [json.loads(r["body"]) for r in out["responses"]]
     assert bodies[0] == expected == {"x": 14, "tagged": True}
     assert [b["x"] for b in bodies] == [14, 20, 26]
+
+
+@pytest.mark.parametrize(
+    "queue_path",
+    [
+        "dummy://orders",
+        pytest.param(
+            "kafka://127.0.0.1:9092/orders",
+            marks=pytest.mark.xfail(
+                reason="fnpack/graph compiles the parent's function-less steps in a child function too, "
+                "so the child opens the kafka producer of the queue it reads from (needs confluent-kafka)"
+            ),
+        ),
+    ],
+)
+def test_child_function_serves_its_queue_without_fnpack(tmp_path, bare_python, queue_path):
+    from fnpack.package.function import write_function
+
+    from .graphs import Scale, add_one
+
+    python, args, lib = bare_python
+    fn = new_function("parent")
+    graph = fn.set_topology("flow", engine="sync")
+    graph.to(name="pre", handler=add_one).to(">>", "q", path=queue_path).to(
+        Scale, name="score", function="child", factor=5
+    )
+    fn.add_child_function("child")
+    write_function(fn.build(current_function="child"), str(tmp_path / "function.yaml"))
+    function = load_function(str(tmp_path / "function.yaml"))
+    record = {"full_event_wrapper": True, "body": {"x": 2}, "id": "orig-id", "key": ""}
+    event = {
+        "body": record,
+        "content_type": JSON,
+        "trigger": ["kafka-cluster", "child-queue"],
+        "topic": "orders",
+    }
+    out = run_probe(function, python=python, python_args=tuple(args), extra_paths=[lib], events=[event])
+    assert out.get("ok") and "error" not in out, out
+    assert json.loads(out["responses"][0]["body"]) == {"x": 10}
