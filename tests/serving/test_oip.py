@@ -333,8 +333,7 @@ def values_for(datatype):
 
 
 @st.composite
-def tensors(draw):
-    datatype = draw(st.sampled_from(list(oip.DATATYPES)))
+def tensors(draw, datatype):
     shape = draw(st.lists(st.integers(0, 4), min_size=0, max_size=3))
     size = 1
     for dim in shape:
@@ -348,10 +347,12 @@ def tensors(draw):
     }
 
 
-@settings(max_examples=300, deadline=None)
-@given(tensors())
-def test_json_tensor_round_trip(tensor):
+@pytest.mark.parametrize("datatype", list(oip.DATATYPES))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_json_tensor_round_trip(datatype, data):
     """JSON tensor -> decoded Tensor -> nested value -> output tensor: the same tensor."""
+    tensor = data.draw(tensors(datatype))
     body = json.loads(json.dumps({"inputs": [tensor]}))
     decoded = oip.decode_request(body).inputs[0]
     assert decoded.to_dict() == tensor
@@ -363,10 +364,12 @@ def test_json_tensor_round_trip(tensor):
             assert encoded["shape"] == tensor["shape"]
 
 
-@settings(max_examples=300, deadline=None)
-@given(tensors())
-def test_binary_tensor_round_trip(tensor):
+@pytest.mark.parametrize("datatype", list(oip.DATATYPES))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_binary_tensor_round_trip(datatype, data):
     """pack -> binary-extension body -> decode: the same values (what the client sends by default)."""
+    tensor = data.draw(tensors(datatype))
     raw = oip.pack(tensor["data"], tensor["datatype"])
     header = {
         "inputs": [
@@ -383,11 +386,13 @@ def test_binary_tensor_round_trip(tensor):
     assert oip.decode_request(body).inputs[0].data == tensor["data"]
 
 
-@settings(max_examples=200, deadline=None)
-@given(tensors(), st.booleans())
-def test_numpy_tensor_round_trip_through_the_triton_client(tensor, binary):
-    """Client-encoded numpy tensor -> our decode -> numpy output -> client-parsed: the same array."""
-    datatype = tensor["datatype"]
+@pytest.mark.parametrize("datatype", list(oip.DATATYPES))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_numpy_tensor_round_trip_through_the_triton_client(datatype, data):
+    """Client-encoded numpy tensor -> our decode -> numpy output (JSON and binary) -> client-parsed: the same."""
+    tensor = data.draw(tensors(datatype))
+    binary = data.draw(st.booleans())
     if datatype == "BYTES":
         array = np.array([v.encode() for v in tensor["data"]], dtype=np.object_).reshape(tensor["shape"])
     else:
@@ -402,11 +407,15 @@ def test_numpy_tensor_round_trip_through_the_triton_client(tensor, binary):
         out["shape"] = decoded.shape
     else:
         out = oip.tensor_from_value("out", decoded.as_numpy())
-    response = json.dumps({"model_name": "m", "outputs": [out]}).encode()
-    result = Client.parse_response_body(response).as_numpy("out")
-    assert result.shape == array.shape
-    if datatype == "BYTES":
-        assert [v.decode() if isinstance(v, bytes) else v for v in result.reshape(-1)] == tensor["data"]
-    else:
-        assert result.dtype == array.dtype
-        np.testing.assert_array_equal(result, array)
+    response = {"model_name": "m", "outputs": [out]}
+    as_binary = oip.binary_response(response, oip.InferRequest([], [], {"binary_data_output": True}))
+    for result in (
+        Client.parse_response_body(json.dumps(response).encode()).as_numpy("out"),
+        Client.parse_response_body(as_binary[0], header_length=as_binary[1]).as_numpy("out"),
+    ):
+        assert result.shape == array.shape
+        if datatype == "BYTES":
+            assert [v.decode() if isinstance(v, bytes) else v for v in result.reshape(-1)] == tensor["data"]
+        else:
+            assert result.dtype == array.dtype
+            np.testing.assert_array_equal(result, array)
