@@ -9,7 +9,6 @@ every router; ``ModelRouter`` lists its routes, ``VotingEnsemble`` lists itself 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..graph.errors import BadRequestError, NotFoundError, StepError, err_to_str
@@ -277,7 +276,7 @@ class ParallelRun(BaseModelRouter):
         self.merge = merge
         self.ignore_errors = ignore_errors or None  # None: left out of the serialized form
         self._threaded = executor_type in ("thread", "process")
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = None  # a ThreadPoolExecutor, made on the first threaded event
         self._calls: list | None = None
         if executor_type == "process" and context is not None:
             context.logger.warn(
@@ -322,6 +321,8 @@ class ParallelRun(BaseModelRouter):
         if self._threaded and len(calls) > 1:
             pool = self._pool
             if pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # only thread-mode routers pay its import
+
                 pool = self._pool = ThreadPoolExecutor(
                     max_workers=min(32, len(calls)), thread_name_prefix=f"fnpack-{self.name}"
                 )

@@ -6,7 +6,6 @@ records (reference 1.19) are pushed only when tracking is enabled for the server
 
 from __future__ import annotations
 
-import socket
 from collections import deque
 from typing import Any, Iterator
 
@@ -59,7 +58,13 @@ class StreamContext:
         self.output_stream = output_stream
         self.stream_uri = stream_uri
         self.function_uri = function_uri
-        self.hostname = socket.gethostname()
+        self.hostname = _hostname() if enabled else ""
+
+
+def _hostname() -> str:
+    import socket  # only servers that track models pay this import
+
+    return socket.gethostname()
 
 
 def stream_context(context) -> StreamContext:
