@@ -112,11 +112,20 @@ async def _run(emulator: Emulator, ready_timeout: float) -> int:
         raise _cli_error(str(exc))
     ready = asyncio.create_task(_announce(emulator, ready_timeout))
     await stop.wait()
-    log.info("stopping: draining in-flight events, calling termination callbacks")
+    log.info("stopping: draining in-flight events, calling termination callbacks (again to force)")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _force_stop, emulator)
     ready.cancel()
     await emulator.stop()
     log.info("stopped")
     return 0
+
+
+def _force_stop(emulator: Emulator) -> None:
+    log.warning("second signal: killing the workers")
+    for pool in emulator.pools.values():
+        for worker in pool.workers:
+            worker.kill()
 
 
 async def _announce(emulator: Emulator, ready_timeout: float) -> None:

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from fnpack.cli import main
 from fnpack.emulator import serve
 
+from .conftest import wait_for
 from .handlers import ECHO
 
 READY = re.compile(r"function 'fn' ready at (http://127\.0\.0\.1:\d+)")
@@ -27,10 +29,10 @@ def _lines(stream, out: queue.Queue) -> None:
     out.put(None)
 
 
-def test_run_prints_readiness_serves_and_stops_cleanly_on_sigterm(write_function, tmp_path):
-    path = write_function(ECHO, env=[{"name": "MARKER_DIR", "value": str(tmp_path)}])
+def _start_run(path, *extra):
+    """``fnpack run`` as a child process; returns (process, base URL, stderr lines seen so far)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fnpack.cli", "run", str(path), "--port", "0", "--workers", "2"],
+        [sys.executable, "-m", "fnpack.cli", "run", str(path), "--port", "0", *extra],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -38,16 +40,24 @@ def test_run_prints_readiness_serves_and_stops_cleanly_on_sigterm(write_function
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stderr, lines), daemon=True).start()
     seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        if line is None:
+            proc.kill()
+            raise AssertionError("fnpack run exited early:\n" + "".join(seen))
+        seen.append(line)
+        match = READY.search(line)
+        if match:
+            return proc, match.group(1), seen
+    proc.kill()
+    raise AssertionError("no readiness line:\n" + "".join(seen))
+
+
+def test_run_prints_readiness_serves_and_stops_cleanly_on_sigterm(write_function, tmp_path):
+    path = write_function(ECHO, env=[{"name": "MARKER_DIR", "value": str(tmp_path)}])
+    proc, url, seen = _start_run(path, "--workers", "2")
     try:
-        deadline = time.monotonic() + 30
-        url = None
-        while url is None and time.monotonic() < deadline:
-            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            assert line is not None, "fnpack run exited early:\n" + "".join(seen)
-            seen.append(line)
-            match = READY.search(line)
-            url = match.group(1) if match else None
-        assert url, "no readiness line:\n" + "".join(seen)
         assert sum("initialised" in s for s in seen) == 2  # structured worker logs on the console
         assert requests.post(url + "/describe", json={"a": 1}, timeout=10).json()["body"] == {"a": 1}
         proc.send_signal(signal.SIGTERM)
@@ -56,6 +66,26 @@ def test_run_prints_readiness_serves_and_stops_cleanly_on_sigterm(write_function
         if proc.poll() is None:
             proc.kill()
     assert (tmp_path / "terminated-0").exists() and (tmp_path / "terminated-1").exists()
+
+
+def test_second_ctrl_c_does_not_wait_for_a_stuck_event(write_function, tmp_path):
+    path = write_function(ECHO, env=[{"name": "MARKER_DIR", "value": str(tmp_path)}])
+    proc, url, _ = _start_run(path)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(requests.get, url + "/hold", timeout=30)
+            wait_for(lambda: (tmp_path / "holding").exists(), what="the worker to hold the event")
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)  # not synchronisation: the first Ctrl-C must not be enough on its own
+            assert proc.poll() is None  # still draining the held event
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+            assert time.monotonic() - t0 < 5
+            assert held.result().status_code == 503
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_invoke_with_function_yaml_prints_status_headers_and_pretty_json(write_function, capsys):
