@@ -60,4 +60,7 @@ class CLIError(Exception):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, so CLIError is the class the command modules raise
+    from fnpack.cli import main as _main
+
+    sys.exit(_main())
