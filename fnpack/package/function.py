@@ -37,12 +37,11 @@ class ServingSpec:
         self.tracking_policy = None
         # nuclio function settings (written by fnpack.package.config)
         self.runtime: str = "python:3.11"
-        self.base_image: str | None = None
         self.image: str | None = None
         self.description: str = ""
         self.env: list[dict] = []
         self.triggers: dict[str, dict] = {}
-        self.build_commands: list[str] = []
+        self.build = BuildSpec()
         self.requirements: list[str] = []
         self.resources: dict = {}
         self.min_replicas: int = 1
@@ -55,6 +54,31 @@ class ServingSpec:
         self.fnpack_requirement: str | None = None
         self.force_by_value: set = set()
         self.force_by_reference: set = set()
+
+    # the reference spells these fn.spec.base_image and fn.spec.build.commands: both work
+    @property
+    def base_image(self) -> str | None:
+        return self.build.base_image
+
+    @base_image.setter
+    def base_image(self, value: str | None) -> None:
+        self.build.base_image = value
+
+    @property
+    def build_commands(self) -> list[str]:
+        return self.build.commands
+
+    @build_commands.setter
+    def build_commands(self, value: list[str]) -> None:
+        self.build.commands = list(value)
+
+
+class BuildSpec:
+    """Image build settings: nuclio's ``spec.build`` (base image, shell commands run at build)."""
+
+    def __init__(self):
+        self.base_image: str | None = None
+        self.commands: list[str] = []
 
 
 class ServingFunction:
@@ -255,16 +279,18 @@ class ServingFunction:
         paths: list[str] | None = None,
         worker_timeout: float | None = None,
         gateway_timeout: int | None = None,
-        trigger_name: str = "http",
+        trigger_name: str | None = None,
         service_type: str | None = None,
         extra_attributes: dict | None = None,
+        annotations: dict | None = None,
     ) -> ServingFunction:
         """Configure the HTTP trigger: ``workers`` processes, optional fixed ``port``, ingress host/paths."""
-        trigger, annotations = triggers.http_trigger(
+        trigger, timeouts = triggers.http_trigger(
             workers, port, host, paths, worker_timeout, gateway_timeout, service_type, extra_attributes
         )
-        self.spec.triggers[trigger_name] = trigger
-        self.metadata.annotations.update(annotations)
+        self.spec.triggers[trigger_name or "http"] = trigger
+        self.metadata.annotations.update(timeouts)
+        self.metadata.annotations.update(annotations or {})
         return self
 
     def add_kafka_trigger(

@@ -100,8 +100,9 @@ def test_requirements_commands_base_image_resources(tmp_path):
     req = tmp_path / "requirements.txt"
     req.write_text("numpy>=1.24  # arrays\n\nscikit-learn==1.4\n")
     fn = _fn().with_requirements(str(req)).with_requirements(["numpy>=1.24", "pandas"])
-    fn.with_build_commands("apt-get update")
+    fn.spec.build.commands.append("apt-get update")  # the reference's spelling
     fn.spec.base_image = "python:3.11-slim"
+    assert fn.spec.build.base_image == "python:3.11-slim"
     fn.with_limits(mem="1G", cpu="2", gpus=1).with_requests(mem="512M").with_replicas(2, 5)
     spec = fn.to_dict()["spec"]
     commands = spec["build"]["commands"]
