@@ -36,10 +36,16 @@ def test_every_package_folder_is_listed_in_pyproject():
 
 
 def test_editable_install_finds_resources():
-    from fnpack.package.resources import handler_sources, read_template
+    from fnpack.package.resources import handler_sources, read_template, render_dockerfile
 
     assert "kind: Function" in read_template("function.yaml")
     assert "FROM {base_image}" in read_template("Dockerfile")
+    dockerfile = render_dockerfile("python:3.11-slim", ["pip install cloudpickle"], "main.py")
+    assert dockerfile.splitlines()[2:5] == [
+        "FROM python:3.11-slim",
+        "RUN pip install cloudpickle",
+        "WORKDIR /opt/nuclio",
+    ]
     assert {"fnpack.handlers", "fnpack.handlers.serving", "fnpack.handlers.events"} <= set(handler_sources())
 
 
