@@ -29,6 +29,7 @@ class UserCode:
     filename: str = ""
     env: list = field(default_factory=list)
     commands: list = field(default_factory=list)
+    nuclio_spec: dict = field(default_factory=dict)  # other %nuclio config (base image, triggers, replicas)
     _loaded: types.ModuleType | None = None
 
     @property
@@ -117,4 +118,5 @@ def _from_notebook(path: Path, name: str) -> UserCode:
         str(path),
         env=list(spec.get("env") or []),
         commands=list(build.get("commands") or []),
+        nuclio_spec=spec,
     )

@@ -510,12 +510,33 @@ def code_to_function(
         if isinstance(item, dict) and item.get("name"):
             fn._put_env(dict(item))
     fn.spec.build_commands.extend(user_code.commands)
-    fn.spec.image = image
-    fn.spec.base_image = base_image
+    _apply_notebook_config(fn, user_code.nuclio_spec)
+    fn.spec.image = image or fn.spec.image
+    fn.spec.base_image = base_image or fn.spec.base_image
     fn.spec.description = description
     if requirements:
         fn.with_requirements(requirements)
     return fn
+
+
+def _apply_notebook_config(fn: ServingFunction, nuclio_spec: dict) -> None:
+    """What ``%nuclio config`` set in a notebook: base image, triggers, replicas, resources, volumes."""
+    build = nuclio_spec.get("build") or {}
+    if build.get("baseImage"):
+        fn.spec.base_image = build["baseImage"]
+    if nuclio_spec.get("image"):
+        fn.spec.image = nuclio_spec["image"]
+    for name, trigger in (nuclio_spec.get("triggers") or {}).items():
+        fn.add_trigger(name, trigger)
+    if isinstance(nuclio_spec.get("minReplicas"), int):
+        fn.spec.min_replicas = nuclio_spec["minReplicas"]
+    if isinstance(nuclio_spec.get("maxReplicas"), int):
+        fn.spec.max_replicas = nuclio_spec["maxReplicas"]
+    if isinstance(nuclio_spec.get("resources"), dict):
+        fn.spec.resources.update(nuclio_spec["resources"])
+    fn.spec.volumes.extend(v for v in nuclio_spec.get("volumes") or [] if isinstance(v, dict))
+    if nuclio_spec.get("description"):
+        fn.spec.description = nuclio_spec["description"]
 
 
 def write_function(result: BuildResult, target: str) -> str:

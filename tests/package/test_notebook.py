@@ -47,3 +47,25 @@ def test_build_notebook_runs_without_fnpack(tmp_path, capsys, bare_python):
     )
     assert result.get("ok") and "error" not in result, result
     assert json.loads(result["responses"][0]["body"]) == {"x": 2, "y": 6, "done": True}
+
+
+def test_nuclio_config_magics_reach_the_function(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            '%nuclio config spec.build.baseImage = "python:3.11-slim"\n'
+            "%nuclio config spec.maxReplicas = 3\n"
+            "%nuclio cmd pip install six"
+        ),
+        nbformat.v4.new_code_cell("def echo(body):\n    return body"),
+    ]
+    path = tmp_path / "cfg.ipynb"
+    nbformat.write(notebook, str(path))
+    fn = code_to_function("cfg", filename=str(path))
+    fn.set_topology("flow", engine="sync").to(name="echo", handler="echo")
+    config = fn.to_dict()
+    assert config["spec"]["build"]["baseImage"] == "python:3.11-slim"
+    assert config["spec"]["maxReplicas"] == 3
+    assert "pip install six" in config["spec"]["build"]["commands"]
