@@ -36,6 +36,7 @@ SPEC_MOUNT_DIR = "/etc/fnpack"
 SPEC_FILE_NAME = "serving_spec.json"
 PROJECT_LABEL = "nuclio.io/project-name"
 PACKAGING_KEY = "fnpack"
+DEFAULT_RUNTIME = "python:3.11"
 
 
 @dataclass
@@ -72,6 +73,23 @@ def _rename(struct, renames: dict) -> None:
         for child in ("routes", "steps"):
             for sub in (struct.get(child) or {}).values():
                 _rename(sub, renames)
+
+
+def _check_pickle_version(runtime: str, warnings: list[str]) -> None:
+    """cloudpickle's by-value code only loads on the Python version that pickled it."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    target = runtime.split(":", 1)[1] if ":" in runtime else None
+    if target is None:
+        warnings.append(
+            f"spec.runtime {runtime!r} names no version: the by-value classes were pickled with Python {here} "
+            "and load only on that version (set fn.spec.runtime)"
+        )
+    elif target != here:
+        raise BuildError(
+            f"the graph's by-value classes are pickled with Python {here} but spec.runtime is {runtime}: "
+            f"build with Python {target}, set spec.runtime to python:{here}, or move the classes into a "
+            "module the function installs (they then go by import path) or embed it with code_to_function"
+        )
 
 
 def _pip(requirement: str) -> str:
@@ -135,6 +153,10 @@ def build_config(
     payload = outcome.payload()
     if payload:
         packaging["namespace"] = payload
+        python_runtime = spec.runtime or _local_runtime()
+        _check_pickle_version(python_runtime, warnings)
+    else:
+        python_runtime = spec.runtime or DEFAULT_RUNTIME
     if code:
         packaging["modules"] = [code.module]
     serving_spec[PACKAGING_KEY] = packaging
@@ -167,7 +189,7 @@ def build_config(
         metadata["namespace"] = fn.metadata.namespace
 
     nuclio = config["spec"]
-    nuclio["runtime"] = validation.check_runtime(spec.runtime)
+    nuclio["runtime"] = validation.check_runtime(python_runtime)
     nuclio["handler"] = HANDLER
     nuclio["description"] = spec.description or f"fnpack serving function {fn.uri}"
     env = copy.deepcopy(spec.env)
@@ -274,6 +296,7 @@ def to_yaml(config: dict) -> str:
     return yaml.safe_dump(config, default_flow_style=False, sort_keys=False, width=120)
 
 
-def python_version_runtime() -> str:
-    """``python:3.X`` of this interpreter (used when the user asks for the local version)."""
-    return f"python:{sys.version_info.major}.{sys.version_info.minor}"
+def _local_runtime() -> str:
+    """``python:3.X`` of this interpreter when nuclio supports it (by-value pickles need the same version)."""
+    local = f"python:{sys.version_info.major}.{sys.version_info.minor}"
+    return local if local in validation.RUNTIMES else DEFAULT_RUNTIME

@@ -36,7 +36,7 @@ class ServingSpec:
         self.track_models: bool | None = None
         self.tracking_policy = None
         # nuclio function settings (written by fnpack.package.config)
-        self.runtime: str = "python:3.11"
+        self.runtime: str | None = None  # None: python:3.11, or this Python when classes go by value
         self.image: str | None = None
         self.description: str = ""
         self.env: list[dict] = []
