@@ -61,7 +61,9 @@ class BuildResult:
 def _rename(struct, renames: dict) -> None:
     """Replace short class/handler names by their import paths, in place, through the graph dict."""
     if isinstance(struct, dict):
-        for key in ("class_name", "handler"):
+        # a step with a class names a method in "handler": only class-less handlers are renamed
+        keys = ("class_name",) if struct.get("class_name") else ("handler",)
+        for key in keys:
             value = struct.get(key)
             if isinstance(value, str) and value in renames:
                 struct[key] = renames[value]
@@ -174,19 +176,7 @@ def build_config(
         )
 
     config = yaml.safe_load(read_template("function.yaml"))
-    metadata = config["metadata"]
-    metadata["name"] = name
-    labels = dict(fn.metadata.labels)
-    if fn.metadata.project:
-        labels[PROJECT_LABEL] = validation.check_name(fn.metadata.project, "project name")
-    if fn.metadata.tag:
-        labels.setdefault("fnpack.io/tag", fn.metadata.tag)
-    if is_child:
-        labels["fnpack.io/parent-function"] = fn.metadata.name
-    metadata["labels"] = labels
-    metadata["annotations"] = dict(fn.metadata.annotations)
-    if fn.metadata.namespace:
-        metadata["namespace"] = fn.metadata.namespace
+    _fill_metadata(config["metadata"], fn, name, is_child)
 
     nuclio = config["spec"]
     nuclio["runtime"] = validation.check_runtime(python_runtime)
@@ -197,40 +187,12 @@ def build_config(
         env = [e for e in env if e.get("name") != "SERVING_CURRENT_FUNCTION"]
         env.append({"name": "SERVING_CURRENT_FUNCTION", "value": current_function})
     volumes = copy.deepcopy(spec.volumes)
-    embedded_spec = None
-    if spec_source == "embed":
-        embedded_spec = spec_json
-    elif spec_source == "env":
-        env.append({"name": SPEC_ENV, "value": spec_json})
-    else:
-        env.append({"name": SPEC_FILE_ENV, "value": f"{SPEC_MOUNT_DIR}/{SPEC_FILE_NAME}"})
-        volumes.append(
-            {
-                "volume": {"name": "fnpack-serving-spec", "configMap": {"name": f"{name}-serving-spec"}},
-                "volumeMount": {"name": "fnpack-serving-spec", "mountPath": SPEC_MOUNT_DIR, "readOnly": True},
-            }
-        )
+    embedded_spec = _deliver_spec(spec_source, spec_json, name, env, volumes)
     validation.check_env(env)
     nuclio["env"] = env
     if volumes:
         nuclio["volumes"] = volumes
-    triggers = copy.deepcopy(spec.triggers)
-    if is_child:
-        queue_trigger = children.child_trigger(fn, current_function)
-        triggers = {}
-        if queue_trigger is not None:
-            triggers[queue_trigger[0]] = queue_trigger[1]
-        else:
-            warnings.append(
-                f"child function {current_function!r} is not fed by a kafka:// queue: add its trigger"
-            )
-    if not triggers:
-        warnings.append(
-            "no triggers: nuclio adds a default HTTP trigger (use fn.with_http() to configure it)"
-        )
-    for trigger_name, trigger in triggers.items():
-        validation.check_trigger(trigger_name, trigger)
-    nuclio["triggers"] = triggers
+    nuclio["triggers"] = _triggers(fn, current_function if is_child else None, warnings)
     nuclio["minReplicas"] = spec.min_replicas
     nuclio["maxReplicas"] = spec.max_replicas
     if spec.resources:
@@ -263,6 +225,57 @@ def build_config(
         warnings=warnings,
         source_size=len(source.encode("utf-8")),
     )
+
+
+def _fill_metadata(metadata: dict, fn: ServingFunction, name: str, is_child: bool) -> None:
+    metadata["name"] = name
+    labels = dict(fn.metadata.labels)
+    if fn.metadata.project:
+        labels[PROJECT_LABEL] = validation.check_name(fn.metadata.project, "project name")
+    if fn.metadata.tag:
+        labels.setdefault("fnpack.io/tag", fn.metadata.tag)
+    if is_child:
+        labels["fnpack.io/parent-function"] = fn.metadata.name
+    metadata["labels"] = labels
+    metadata["annotations"] = dict(fn.metadata.annotations)
+    if fn.metadata.namespace:
+        metadata["namespace"] = fn.metadata.namespace
+
+
+def _deliver_spec(spec_source: str, spec_json: str, name: str, env: list, volumes: list) -> str | None:
+    """Route the spec: returns it for embedding, or adds the env var / the mounted file's volume."""
+    if spec_source == "embed":
+        return spec_json
+    if spec_source == "env":
+        env.append({"name": SPEC_ENV, "value": spec_json})
+        return None
+    env.append({"name": SPEC_FILE_ENV, "value": f"{SPEC_MOUNT_DIR}/{SPEC_FILE_NAME}"})
+    volumes.append(
+        {
+            "volume": {"name": "fnpack-serving-spec", "configMap": {"name": f"{name}-serving-spec"}},
+            "volumeMount": {"name": "fnpack-serving-spec", "mountPath": SPEC_MOUNT_DIR, "readOnly": True},
+        }
+    )
+    return None
+
+
+def _triggers(fn: ServingFunction, child: str | None, warnings: list[str]) -> dict:
+    """The function's triggers; a child function gets the Kafka trigger of the queue that feeds it."""
+    triggers = copy.deepcopy(fn.spec.triggers)
+    if child is not None:
+        queue_trigger = children.child_trigger(fn, child)
+        triggers = {}
+        if queue_trigger is not None:
+            triggers[queue_trigger[0]] = queue_trigger[1]
+        else:
+            warnings.append(f"child function {child!r} is not fed by a kafka:// queue: add its trigger")
+    if not triggers:
+        warnings.append(
+            "no triggers: nuclio adds a default HTTP trigger (use fn.with_http() to configure it)"
+        )
+    for trigger_name, trigger in triggers.items():
+        validation.check_trigger(trigger_name, trigger)
+    return triggers
 
 
 def _commands(
