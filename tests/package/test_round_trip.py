@@ -105,3 +105,51 @@ def test_router_topology_round_trip(tmp_path):
     graph = load_function(str(tmp_path / "function.yaml")).graph
     assert graph == fn.spec.graph.to_dict()
     assert graph["kind"] == "router" and set(graph["routes"]) == {"m1", "m2:v2"}
+
+
+def test_sibling_module_classes_go_by_value(tmp_path, bare_python):
+    (tmp_path / "helpers.py").write_text(
+        textwrap.dedent(
+            """
+            FACTOR = 4
+
+            def scale(value):
+                return value * FACTOR
+
+            class Model:
+                def __init__(self, **kwargs):
+                    pass
+
+                def do(self, body):
+                    return {"y": scale(body["x"])}
+            """
+        )
+    )
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from fnpack import new_function
+            from helpers import Model
+
+            fn = new_function("sibling")
+            fn.set_topology("flow", engine="sync").to(Model, name="model")
+            print(fn.export(sys.argv[1]).by_value)
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "app.py", "function.yaml"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['helpers.Model']"
+    python, args, lib = bare_python
+    result = run_probe(
+        load_function(str(tmp_path / "function.yaml")),
+        python=python,
+        python_args=tuple(args),
+        extra_paths=[lib],
+        events=[{"body": {"x": 3}, "content_type": "application/json"}],
+    )
+    assert result.get("ok") and "error" not in result, result
+    assert json.loads(result["responses"][0]["body"]) == {"y": 12}
