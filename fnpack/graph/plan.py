@@ -198,9 +198,12 @@ class Compiler:
         self.loop = loop
 
     def is_local(self, step: BaseStep) -> bool:
+        """Whether this function runs ``step``: a child function runs only its own steps."""
         function = getattr(step, "function", None)
         current = self.current_function
-        return not function or function == "*" or current == "*" or function == current
+        if current in (None, "", "*"):
+            return current == "*" or not function or function == "*"
+        return function == current or function == "*"
 
     def node(self, step: BaseStep, downstream: bool = False) -> Node:
         if isinstance(step, FlowStep):

@@ -70,6 +70,12 @@ def _alias(name: str) -> str | None:
     return None
 
 
+def _serving_name(name: str):
+    """A bare public name of ``fnpack.serving`` (``"VotingEnsemble"``), as the reference resolves them."""
+    serving = importlib.import_module("fnpack.serving")
+    return getattr(serving, name, None) if name in getattr(serving, "__all__", ()) else None
+
+
 def resolve_class(name: str, namespaces: list, step: str) -> type:
     """The class ``name`` refers to, or a one-line :class:`GraphError` naming the step."""
     obj = _lookup(name, namespaces)
@@ -80,6 +86,8 @@ def resolve_class(name: str, namespaces: list, step: str) -> type:
             raise GraphError(f"step '{step}': failed to import class '{name}': {type(exc).__name__}: {exc}")
         if obj is None and _alias(name):
             obj = import_dotted(_alias(name))
+    if obj is None and "." not in name:
+        obj = _serving_name(name)
     if obj is None:
         raise GraphError(
             f"step '{step}': class '{name}' not found (not in the graph namespace, not an importable path)"

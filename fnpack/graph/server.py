@@ -35,6 +35,7 @@ _SPEC_FIELDS = (
 )
 _EVENT_ID_HEADERS = frozenset(("mlrun-event-id", "fnpack-event-id"))
 _EVENT_PATH_HEADERS = frozenset(("mlrun-event-path", "fnpack-event-path"))
+_BINARY_TENSOR_HEADER = "inference-header-content-length"
 
 
 def _json_default(value):
@@ -209,10 +210,9 @@ class GraphServer:
             content_type = content_type.split(";", 1)[0].strip()
         event.content_type = content_type
         headers = event.headers
-        if headers:
-            self._header_overrides(event, headers)
+        binary_tensors = bool(headers) and self._header_overrides(event, headers)
         body = event.body
-        if body.__class__ in _TEXT and content_type in _JSON_TYPES:
+        if body.__class__ in _TEXT and content_type in _JSON_TYPES and not binary_tensors:
             try:
                 event.body = json.loads(body)
             except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -239,13 +239,18 @@ class GraphServer:
         return self.context.Response(body=text, content_type="application/json", status_code=200)
 
     @staticmethod
-    def _header_overrides(event, headers: dict) -> None:
+    def _header_overrides(event, headers: dict) -> bool:
+        """Apply the event id/path headers; True when the body carries binary tensor data."""
+        binary = False
         for key, value in headers.items():
             lowered = key.lower() if isinstance(key, str) else key.decode("latin-1").lower()
             if lowered in _EVENT_ID_HEADERS and value:
                 event.id = value.decode() if isinstance(value, bytes) else value
             elif lowered in _EVENT_PATH_HEADERS and value:
                 event.path = value.decode() if isinstance(value, bytes) else value
+            elif lowered == _BINARY_TENSOR_HEADER:
+                binary = True  # JSON header + raw tensor bytes: the OIP codec splits it, not json.loads
+        return binary
 
     def _text_response(self, message: str, status: int):
         return self.context.Response(body=message, content_type="text/plain", status_code=status)

@@ -81,6 +81,15 @@ def test_mlrun_class_names_load(new_flow):
     assert fn.to_mock_server().test(body=0) == [1, 2]
 
 
+def test_bare_serving_class_names_resolve(new_flow):
+    fn, graph = new_flow("async")
+    start = graph.to(name="start", handler="(event)")
+    start.to(name="p", handler="(event + 1)")
+    start.to(name="q", handler="(event + 2)")
+    graph.add_step("Merge", name="m", after=["p", "q"]).respond()
+    assert fn.to_mock_server().test(body=0) == [1, 2]
+
+
 def test_merge_by_key_path_across_events_and_max_behind(new_flow):
     fn, graph = new_flow("async")
     graph.to("fnpack.serving.merger.Merge", name="m", key_path="k", expected_num_events=2, max_behind=2)

@@ -283,3 +283,11 @@ def test_server_run_accepts_events_directly(new_flow):
     server = fn.to_mock_server()
     resp = server.run(MockEvent(body=b"21", content_type="application/json"))
     assert resp.status_code == 200 and resp.body == "42"
+
+
+def test_binary_tensor_bodies_are_not_json_decoded(new_flow):
+    fn, graph = new_flow()
+    graph.to(name="t", handler="(type(event).__name__)")
+    server = fn.to_mock_server()
+    headers = {"Inference-Header-Content-Length": "2"}
+    assert server.test(body=b"[]  ", content_type="application/json", headers=headers) == "bytes"

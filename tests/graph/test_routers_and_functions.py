@@ -101,6 +101,19 @@ def test_child_function_starts_at_its_first_step():
     assert fn.to_mock_server(current_function="child").test(body=3) == 300
 
 
+def test_child_function_does_not_build_the_parents_steps():
+    class ParentOnly:
+        def __init__(self, **kwargs):
+            raise AssertionError("a parent step was built in the child")
+
+    fn = fnpack.new_function("pipe")
+    graph = fn.set_topology("flow", engine="async")
+    graph.to(ParentOnly, name="pre").to(">>", name="q", path="dummy://q1").to(
+        name="child_step", handler="(event * 100)", function="child"
+    ).respond()
+    assert fn.to_mock_server(current_function="child").test(body=3) == 300
+
+
 def test_unknown_current_function_is_an_init_error():
     fn, _ = _two_function_graph()
     with pytest.raises(GraphError, match=r"did not find steps pointing to current function \(nope\)"):

@@ -196,13 +196,7 @@ def test_async_flow_without_fnpack(tmp_path, bare_python):
     "queue_path",
     [
         "dummy://orders",
-        pytest.param(
-            "kafka://127.0.0.1:9092/orders",
-            marks=pytest.mark.xfail(
-                reason="fnpack/graph compiles the parent's function-less steps in a child function too, "
-                "so the child opens the kafka producer of the queue it reads from (needs confluent-kafka)"
-            ),
-        ),
+        "kafka://127.0.0.1:9092/orders",
     ],
 )
 def test_child_function_serves_its_queue_without_fnpack(tmp_path, bare_python, queue_path):
