@@ -13,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# bench/ goes last on sys.path: its script names (http.py) must not shadow the stdlib
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+sys.path.insert(0, str(_HERE.parent))
 
-from _util import median, print_table, rate_and_latency, write_results
+from _util import median, print_table, rate_and_latency, write_results  # noqa: E402
 
-import fnpack
+import fnpack  # noqa: E402
 
 
 def inc(x):
