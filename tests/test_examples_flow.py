@@ -47,5 +47,9 @@ def test_demo_script_runs_and_prints_answers():
         timeout=120,
         check=True,
     ).stdout
-    assert '"risk": "high"' in out
-    assert "status 400: failed to json decode event" in out
+    assert '200  {"models": ["iris", "price:v1"]}' in out  # through the emulator, over HTTP
+    assert '"model_name": "price", "outputs": [311.0, 250.5]' in out
+    assert "400  failed to json decode event" in out
+    assert "404  NotFoundError: model nope doesnt exist" in out
+    assert "Traceback" not in out
+    assert '"risk": "high"' in out  # the flow, through the mock server

@@ -261,11 +261,12 @@ class GraphServer:
         message = err_to_str(cause) if isinstance(cause, ClientError) else err_to_str(exc)
         step = exc.step if isinstance(exc, StepError) else None
         if status >= 500 or not isinstance(cause, ClientError):
-            self.context.logger.error(f"event {event.id} failed: {message}")
-        if self.verbose:
-            import traceback
+            details = ""
+            if self.verbose:  # the traceback goes to the log, never to the client
+                import traceback
 
-            message += "\n" + "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+                details = "\n" + "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+            self.context.logger.error(f"event {event.id} failed: {message}{details}")
         self.context.push_error(event, err_to_str(cause), source=step)
         return self._text_response(message, status)
 

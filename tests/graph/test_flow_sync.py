@@ -291,3 +291,12 @@ def test_binary_tensor_bodies_are_not_json_decoded(new_flow):
     server = fn.to_mock_server()
     headers = {"Inference-Header-Content-Length": "2"}
     assert server.test(body=b"[]  ", content_type="application/json", headers=headers) == "bytes"
+
+
+def test_verbose_server_keeps_tracebacks_out_of_the_response(new_flow):
+    fn, graph = new_flow()
+    graph.to(name="boom", handler="(1 / 0)")
+    server = fn.to_mock_server()
+    server.verbose = True
+    resp = server.test(body=1, silent=True, get_body=False)
+    assert resp.body == "ZeroDivisionError: division by zero (step boom)"
