@@ -142,6 +142,10 @@ def parse_function(doc: Any, origin: str = "function config") -> FunctionConfig:
         raise fail("spec.build.functionSourceCode is not valid base64")
 
     warnings: list[str] = []
+    if build.get("commands"):
+        warnings.append(
+            "spec.build.commands are not run locally: install what they install into this Python environment"
+        )
     env = _parse_env(spec.get("env"), fail, warnings)
     triggers = _parse_triggers(spec.get("triggers"), fail, warnings)
     return FunctionConfig(
