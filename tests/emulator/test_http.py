@@ -10,6 +10,7 @@ import requests
 
 from fnpack.emulator import serve
 
+from .conftest import function_config
 from .handlers import ASYNC, ECHO
 
 
@@ -130,6 +131,11 @@ def test_async_init_context_and_handler_are_awaited(write_function):
         r = requests.post(fn.url + "/", json={"n": 1}, timeout=10)
     assert r.status_code == 200
     assert r.json() == {"init": "async-init", "body": {"n": 1}}
+
+
+def test_serve_accepts_a_parsed_config_dict():
+    with serve(function_config(ASYNC), workers=1) as fn:
+        assert requests.post(fn.url, json=[1], timeout=10).json() == {"init": "async-init", "body": [1]}
 
 
 def test_dotted_handler_module(write_function):

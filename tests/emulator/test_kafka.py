@@ -154,3 +154,19 @@ def test_rebalance_calls_the_drain_callback(write_function, kafka_broker, tmp_pa
             )
         finally:
             other.close()
+
+
+def test_message_headers_reach_the_event(write_function, kafka_broker, tmp_path):
+    from confluent_kafka import Producer
+
+    topic = kafka_broker.create_topic(partitions=1)
+    path, _ = _stream_fn(write_function, kafka_broker, topic, tmp_path)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    producer.produce(topic, value=b"with-headers", headers=[("trace-id", b"t-1"), ("tenant", b"acme")])
+    producer.produce(topic, value=b"without")
+    assert producer.flush(10) == 0
+    with serve(path):
+        rows = wait_for(lambda: len(_seen(tmp_path)) >= 2 and _seen(tmp_path), timeout=30, what="2 events")
+    by_value = {r["v"]: r for r in rows}
+    assert by_value["with-headers"]["headers"] == {"trace-id": "t-1", "tenant": "acme"}
+    assert by_value["without"]["headers"] == {}
