@@ -136,6 +136,12 @@ class WorkerPool:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # a worker spawned by a restart while we were stopping must not outlive the pool
+        stragglers = [w for w in self.workers if not w.exited.done()]
+        for w in stragglers:
+            w.kill()
+        if stragglers:
+            await asyncio.wait([w.exited for w in stragglers], timeout=5)
 
     # -- dispatch --------------------------------------------------------------------------------
     def submit(self, header: dict[str, Any], body: bytes, timeout: float | None) -> asyncio.Future[Reply]:
