@@ -68,6 +68,19 @@ def test_run_prints_readiness_serves_and_stops_cleanly_on_sigterm(write_function
     assert (tmp_path / "terminated-0").exists() and (tmp_path / "terminated-1").exists()
 
 
+def test_run_json_logs_are_one_object_per_line(write_function):
+    proc, url, seen = _start_run(write_function(ECHO), "--log-format", "json")
+    try:
+        records = [json.loads(line) for line in seen]
+        assert {r["worker"] for r in records} >= {"emulator", "fn/default-http/0"}
+        init = next(r for r in records if r["message"] == "initialised")
+        assert init["with"] == {"worker_id": 0} and init["level"] == "info"
+        assert requests.get(url + "/ret/str", timeout=10).text == "hello"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
 def test_second_ctrl_c_does_not_wait_for_a_stuck_event(write_function, tmp_path):
     path = write_function(ECHO, env=[{"name": "MARKER_DIR", "value": str(tmp_path)}])
     proc, url, _ = _start_run(path)
