@@ -176,7 +176,7 @@ class WorkerPool:
             fut = result or asyncio.get_running_loop().create_future()
             fut.set_exception(exc)
             return fut
-        fut.add_done_callback(lambda _f: self.release(w))  # runs before the awaiting task resumes
+        w.on_free = self.release  # called from the reply frame, before the awaiting task resumes
         return fut
 
     async def acquire(self, timeout: float | None = None) -> WorkerProcess:

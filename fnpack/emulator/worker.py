@@ -41,6 +41,7 @@ class WorkerProcess(asyncio.Protocol):
         self.ready: asyncio.Future[None]
         self.exited: asyncio.Future[int]
         self.busy = False
+        self.on_free: Callable[[WorkerProcess], None] | None = None  # called once, after the next reply
 
     @property
     def pid(self) -> int | None:
@@ -113,6 +114,9 @@ class WorkerProcess(asyncio.Protocol):
                 fut, self._pending = self._pending, None
                 if fut is not None and not fut.done():
                     fut.set_result((header, body))
+                on_free, self.on_free = self.on_free, None
+                if on_free is not None:
+                    on_free(self)  # the pool hands the next queued event over right away
             elif kind == wire.CONTROL:
                 if self._on_control is not None:
                     self._on_control(self, header.get("msg") or {})
@@ -129,6 +133,9 @@ class WorkerProcess(asyncio.Protocol):
             fut.set_exception(
                 WorkerDied(f"worker {self.worker_id} (pid {self.pid}) died while handling the event")
             )
+        on_free, self.on_free = self.on_free, None
+        if on_free is not None:
+            on_free(self)
         if not self.ready.done():
             self.ready.set_exception(WorkerDied(self.fatal or "exited before it was ready"))
             self.ready.exception()  # mark retrieved; the supervisor reads the exit reason itself
