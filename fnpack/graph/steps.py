@@ -388,6 +388,7 @@ class QueueStep(BaseStep):
     """Where the graph crosses a stream: the steps after it run in another function."""
 
     kind = "queue"
+    # "function" is ours (the reference drops it): a queue inside a child function must stay there
     _dict_fields = [
         "kind",
         "path",
@@ -396,6 +397,7 @@ class QueueStep(BaseStep):
         "trigger_args",
         "options",
         "after",
+        "function",
         "comment",
         "on_error",
     ]

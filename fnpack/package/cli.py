@@ -67,7 +67,13 @@ def register(subparsers) -> None:
     build.add_argument(
         "--current-function",
         metavar="CHILD",
-        help="build the part of a multi-function graph that runs in child function CHILD",
+        help="build only the part of a multi-function graph that runs in child function CHILD",
+    )
+    build.add_argument(
+        "--no-children",
+        action="store_true",
+        help="do not write the child functions of a multi-function graph (by default each is written "
+        "beside the output as <parent>-<child>.yaml)",
     )
     build.add_argument("--validate", action="store_true", help="run `fnpack validate` on the result")
     build.set_defaults(func=cmd_build)
@@ -106,6 +112,7 @@ def _cli_error(exc: BaseException):
 
 
 def cmd_build(args) -> int:
+    from .children import child_functions
     from .function import write_function
     from .target import load_target
 
@@ -127,6 +134,18 @@ def cmd_build(args) -> int:
             current_function=args.current_function,
         )
         write_function(result, str(output))
+        children = []
+        if not args.current_function and not args.no_children:
+            for child in child_functions(fn):
+                child_result = fn.build(
+                    namespace=vars(module),
+                    runtime=args.runtime,
+                    spec_source=args.spec_source,
+                    current_function=child,
+                )
+                child_path = output.with_name(f"{child_result.config['metadata']['name']}.yaml")
+                write_function(child_result, str(child_path))
+                children.append(child_path)
     except BuildError as exc:
         raise _cli_error(exc)
     for warning in result.warnings:
@@ -141,6 +160,8 @@ def cmd_build(args) -> int:
     if result.by_value:
         parts.append(f"by value: {', '.join(result.by_value)}")
     print(", ".join(parts))
+    for child_path in children:
+        print(f"wrote {child_path} (child function, {child_path.stat().st_size / 1024:.0f} KiB)")
     if args.validate:
         return cmd_validate(argparse.Namespace(file=str(output), no_run=False, python=None))
     return 0
