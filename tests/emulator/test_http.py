@@ -48,6 +48,14 @@ def test_json_body_is_decoded_and_event_fields_are_set(echo_fn):
     assert got["id"]
 
 
+def test_event_ids_are_unique_uuids(echo_fn):
+    import uuid
+
+    ids = {requests.get(echo_fn.url + "/describe", timeout=10).json()["id"] for _ in range(5)}
+    assert len(ids) == 5
+    assert all(uuid.UUID(i) for i in ids)
+
+
 def test_binary_body_round_trips_unchanged(echo_fn):
     payload = bytes(range(256)) * 4
     r = requests.post(

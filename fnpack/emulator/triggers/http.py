@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -49,6 +50,9 @@ class HttpTrigger:
         self.availability_timeout = timeout_ms / 1000.0
         self.max_body = max_body
         self.pool: WorkerPool | None = None
+        # event ids: UUID-shaped, a random uuid4 prefix per trigger and a counter (no syscall per event)
+        self._id_prefix = str(uuid.uuid4())[:24]
+        self._ids = itertools.count(1)
         self._server: web.Server | None = None
         self._listener: asyncio.AbstractServer | None = None
 
@@ -98,7 +102,7 @@ class HttpTrigger:
         headers = request.headers
         header = {
             "k": "e",
-            "id": str(uuid.uuid4()),
+            "id": f"{self._id_prefix}{next(self._ids):012x}",
             "method": request.method,
             "path": request.path,
             "url": f"http://{headers.get('Host', self._authority)}{request.path_qs}",
