@@ -34,8 +34,10 @@ test: $(STAMP) system-deps lint
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# every bench script, then one table (also in README.md), JSON + a PNG plot in bench/results/
 bench: $(STAMP)
-	$(BIN)/python bench/graph.py
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/all.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
