@@ -23,9 +23,3 @@ def handler_sources() -> dict[str, str]:
             name = HANDLERS_PACKAGE if stem == "__init__" else f"{HANDLERS_PACKAGE}.{stem}"
             sources[name] = entry.read_text(encoding="utf-8")
     return sources
-
-
-def render_dockerfile(base_image: str, commands: list[str], module_file: str) -> str:
-    """The image Dockerfile for a function (``templates/Dockerfile``)."""
-    run = "".join(f"RUN {cmd}\n" for cmd in commands)
-    return read_template("Dockerfile").format(base_image=base_image, commands=run, module_file=module_file)

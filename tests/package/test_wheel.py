@@ -36,16 +36,19 @@ def test_every_package_folder_is_listed_in_pyproject():
 
 
 def test_editable_install_finds_resources():
-    from fnpack.package.resources import handler_sources, read_template, render_dockerfile
+    from fnpack.deploy.dockerfile import render
+    from fnpack.package.resources import handler_sources, read_template
 
     assert "kind: Function" in read_template("function.yaml")
     assert "FROM {base_image}" in read_template("Dockerfile")
-    dockerfile = render_dockerfile("python:3.11-slim", ["pip install cloudpickle"], "main.py")
-    assert dockerfile.splitlines()[2:5] == [
-        "FROM python:3.11-slim",
-        "RUN pip install cloudpickle",
-        "WORKDIR /opt/nuclio",
-    ]
+    dockerfile = render(
+        name="f", handler="main:handler", base_image="python:3.11-slim", commands=["pip install cloudpickle"],
+        processor_image=None,
+    )  # fmt: skip
+    lines = dockerfile.splitlines()
+    assert lines[1] == "FROM python:3.11-slim"
+    assert 'RUN ["/bin/sh", "-c", "pip install cloudpickle"]' in lines
+    assert "COPY function.yaml /etc/nuclio/config/processor/processor.yaml" in lines
     assert {"fnpack.handlers", "fnpack.handlers.serving", "fnpack.handlers.events"} <= set(handler_sources())
 
 
