@@ -216,6 +216,56 @@ def _default_name(class_name, handler) -> str:
     raise GraphError("class_name or handler must be provided")
 
 
+class _StepMap:
+    """A step holding named child steps (a flow's ``steps``, a router's ``routes``)."""
+
+    _children_field = ""
+    _children: dict
+
+    def _place(self, key: str, step: BaseStep) -> BaseStep:
+        if key not in self._children and len(self._children) >= MAX_ALLOWED_STEPS:
+            raise GraphError(
+                f"Cannot create the serving graph: the maximum number of steps is {MAX_ALLOWED_STEPS}"
+            )
+        step.name = key
+        step.set_parent(self)
+        self._children[key] = step
+        return step
+
+    def _adopt(self, key: str, struct: dict) -> None:
+        """Add a child from its serialized form."""
+        self._place(key, step_from_dict(struct, key))
+
+    def __getitem__(self, key: str) -> BaseStep:
+        return self._children[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._children[key]
+
+    def __iter__(self):
+        return iter(self._children)
+
+    def get_children(self):
+        return self._children.values()
+
+    def clear_children(self, keys: list | None = None) -> None:
+        for key in list(keys if keys is not None else self._children):
+            self._children.pop(key, None)
+
+    def _field_to_dict(self, field, value):
+        if field == self._children_field:
+            return {key: step.to_dict() for key, step in self._children.items()}
+        return super()._field_to_dict(field, value)
+
+    def _field_from_dict(self, field, value) -> None:
+        if field == self._children_field:
+            self._children = {}
+            for key, struct in (value or {}).items():
+                self._adopt(key, struct)
+        else:
+            super()._field_from_dict(field, value)
+
+
 class TaskStep(BaseStep):
     """A step that runs a class instance's handler, or a plain function, on each event."""
 
@@ -296,12 +346,13 @@ class ErrorStep(TaskStep):
         self.base_step: str | None = None
 
 
-class RouterStep(TaskStep):
+class RouterStep(_StepMap, TaskStep):
     """A step whose class routes each event to one (or all) of its ``routes``."""
 
     kind = "router"
     default_class = "fnpack.serving.routers.ModelRouter"
     _dict_fields = [*_TASK_FIELDS, "routes"]
+    _children_field = "routes"
 
     def __init__(
         self,
@@ -323,17 +374,17 @@ class RouterStep(TaskStep):
             input_path=input_path,
             result_path=result_path,
         )
-        self._routes: dict[str, BaseStep] = {}
+        self._children: dict[str, BaseStep] = {}
         if routes:
             self.routes = routes
 
     @property
     def routes(self) -> dict:
-        return self._routes
+        return self._children
 
     @routes.setter
     def routes(self, routes: dict) -> None:
-        self._routes = {}
+        self._children = {}
         for key, route in (routes or {}).items():
             self.add_route(key, route)
 
@@ -347,41 +398,11 @@ class RouterStep(TaskStep):
             route = step_from_dict(route, key)
         elif not isinstance(route, BaseStep):
             _, route = params_to_step(route, key, None)
-        if key not in self._routes and len(self._routes) >= MAX_ALLOWED_STEPS:
-            raise GraphError(
-                f"Cannot create the serving graph: the maximum number of steps is {MAX_ALLOWED_STEPS}"
-            )
-        route.name = key
         route.function = function or route.function
-        route.set_parent(self)
-        self._routes[key] = route
-        return route
+        return self._place(key, route)
 
-    def clear_children(self, routes: list | None = None) -> None:
-        for key in list(routes if routes is not None else self._routes):
-            self._routes.pop(key, None)
-
-    def __getitem__(self, key: str) -> BaseStep:
-        return self._routes[key]
-
-    def __delitem__(self, key: str) -> None:
-        del self._routes[key]
-
-    def __iter__(self):
-        return iter(self._routes)
-
-    def _field_to_dict(self, field, value):
-        if field == "routes":
-            return {key: route.to_dict() for key, route in self._routes.items()}
-        return super()._field_to_dict(field, value)
-
-    def _field_from_dict(self, field, value) -> None:
-        if field == "routes":
-            self._routes = {}
-            for key, route in (value or {}).items():
-                self.add_route(key, step_from_dict(route, key))
-        else:
-            super()._field_from_dict(field, value)
+    def _adopt(self, key: str, struct: dict) -> None:
+        self.add_route(key, step_from_dict(struct, key))
 
 
 class QueueStep(BaseStep):
@@ -424,11 +445,12 @@ class QueueStep(BaseStep):
         return self.path
 
 
-class FlowStep(BaseStep):
+class FlowStep(_StepMap, BaseStep):
     """A DAG of steps linked by ``after``."""
 
     kind = "flow"
     _dict_fields = [*BaseStep._dict_fields, "steps", "engine", "final_step"]
+    _children_field = "steps"
 
     def __init__(
         self,
@@ -439,7 +461,7 @@ class FlowStep(BaseStep):
         final_step: str | None = None,
     ):
         super().__init__(name, after)
-        self._steps: dict[str, BaseStep] = {}
+        self._children: dict[str, BaseStep] = {}
         self.engine = engine
         self.final_step = final_step
         self._last_added: BaseStep | None = None
@@ -448,23 +470,15 @@ class FlowStep(BaseStep):
 
     @property
     def steps(self) -> dict:
-        return self._steps
+        return self._children
 
     @steps.setter
     def steps(self, steps: dict) -> None:
-        self._steps = {}
+        self._children = {}
         for key, step in (steps or {}).items():
-            self._add(key, step if isinstance(step, BaseStep) else step_from_dict(step, key))
+            self._place(key, step if isinstance(step, BaseStep) else step_from_dict(step, key))
 
-    def _add(self, key: str, step: BaseStep) -> BaseStep:
-        if key not in self._steps and len(self._steps) >= MAX_ALLOWED_STEPS:
-            raise GraphError(
-                f"Cannot create the serving graph: the maximum number of steps is {MAX_ALLOWED_STEPS}"
-            )
-        step.name = key
-        step.set_parent(self)
-        self._steps[key] = step
-        return step
+    _add = _StepMap._place  # the name the builders use
 
     def add_step(
         self,
@@ -504,7 +518,7 @@ class FlowStep(BaseStep):
             after = [after.name]
         after = [a.name if isinstance(a, BaseStep) else a for a in (after or [])]
         for name in after:
-            if name not in self._steps:
+            if name not in self._children:
                 raise GraphError(f"cant set after, there is no step named {name}")
         if before is not None:
             before = before.name if isinstance(before, BaseStep) else before
@@ -512,9 +526,9 @@ class FlowStep(BaseStep):
                 self._last_added is not None and before == self._last_added.name and before in after
             ):
                 raise GraphError(f"graph loop, step '{before}' cannot be both before and after step '{key}'")
-            if before not in self._steps:
+            if before not in self._children:
                 raise GraphError(f"cant set before, there is no step named {before}")
-            target = self._steps[before]
+            target = self._children[before]
             after = [*after, *(a for a in target.after if a not in after)]
             target.after = [key]
         step.after = after
@@ -524,12 +538,12 @@ class FlowStep(BaseStep):
 
     def set_flow(self, steps: list, force: bool = False) -> BaseStep:
         """Replace all steps with a chain made from names, dicts or step objects."""
-        if self._steps and not force:
+        if self._children and not force:
             raise GraphError(
                 "set_flow() called on a step that already has downstream steps. "
                 "If you want to overwrite existing steps, set force=True."
             )
-        self._steps = {}
+        self._children = {}
         self._last_added = None
         last = self
         for item in steps:
@@ -542,24 +556,8 @@ class FlowStep(BaseStep):
                 last = last.to(item)
         return last
 
-    def __getitem__(self, name: str) -> BaseStep:
-        return self._steps[name]
-
     def __setitem__(self, name: str, step: BaseStep) -> None:
-        self._add(name, step)
-
-    def __delitem__(self, name: str) -> None:
-        del self._steps[name]
-
-    def __iter__(self):
-        return iter(self._steps)
-
-    def get_children(self):
-        return self._steps.values()
-
-    def clear_children(self, steps: list | None = None) -> None:
-        for key in list(steps if steps is not None else self._steps):
-            self._steps.pop(key, None)
+        self._place(name, step)
 
     def path_to_step(self, path: str) -> BaseStep:
         """The step at ``"a/b"`` (a route ``b`` of router ``a``, or a step of a nested flow)."""
@@ -574,21 +572,10 @@ class FlowStep(BaseStep):
     def list_child_functions(self) -> list[str]:
         """Names of the other functions this graph's steps run in."""
         functions = []
-        for step in self._steps.values():
+        for step in self._children.values():
             if step.function and step.function != "*" and step.function not in functions:
                 functions.append(step.function)
         return functions
-
-    def _field_to_dict(self, field, value):
-        if field == "steps":
-            return {key: step.to_dict() for key, step in self._steps.items()}
-        return super()._field_to_dict(field, value)
-
-    def _field_from_dict(self, field, value) -> None:
-        if field == "steps":
-            self.steps = value or {}
-        else:
-            super()._field_from_dict(field, value)
 
 
 class RootFlowStep(FlowStep):
