@@ -56,6 +56,24 @@ def test_event_ids_are_unique_uuids(echo_fn):
     assert all(uuid.UUID(i) for i in ids)
 
 
+def test_content_encoded_body_is_passed_as_sent(echo_fn):
+    # nuclio's trigger does not decompress: the handler sees the bytes and the Content-Encoding header
+    import gzip
+
+    packed = gzip.compress(b'{"a": 1}')
+    for data in (packed, b"not compressed at all"):
+        r = requests.post(
+            echo_fn.url + "/describe",
+            data=data,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/octet-stream"},
+            timeout=10,
+        )
+        assert r.status_code == 200
+        got = r.json()
+        assert base64.b64decode(got["body"]) == data
+        assert got["headers"]["content-encoding"] == "gzip"
+
+
 def test_binary_body_round_trips_unchanged(echo_fn):
     payload = bytes(range(256)) * 4
     r = requests.post(

@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
@@ -73,7 +75,10 @@ class HttpTrigger:
         def make_request(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> BaseRequest:
             return BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_body)
 
-        self._server = web.Server(self._handle, request_factory=make_request, access_log=None)
+        # auto_decompress=False: like nuclio's trigger, hand the body over as sent (Content-Encoding and all)
+        self._server = web.Server(
+            self._handle, request_factory=make_request, access_log=None, auto_decompress=False
+        )
         try:
             self._listener = await loop.create_server(self._server, self.host, self.port)
         except OSError as exc:
@@ -99,6 +104,8 @@ class HttpTrigger:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _text(413, f"request body exceeds the limit of {self.max_body} bytes")
+        except (RequestPayloadError, HttpProcessingError) as exc:
+            return _text(400, f"malformed request body: {_first_line(exc)}")
         headers = request.headers
         header = {
             "k": "e",
@@ -119,6 +126,11 @@ class HttpTrigger:
         except (NoWorkerAvailable, WorkerDied) as exc:
             return _text(503, str(exc))
         return _response(reply, out)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _response(reply: dict[str, Any], body: bytes) -> web.Response:
