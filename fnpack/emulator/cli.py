@@ -21,7 +21,11 @@ RUN_HELP = """\
 Run a nuclio Python function locally, as nuclio would: one process per worker imports the handler
 from spec.build.functionSourceCode and calls init_context once, then handler(context, event) per event.
 Triggers emulated: http, kafka-cluster, cron. Ctrl-C / SIGTERM drains in-flight events, calls each
-worker's termination callback and exits."""
+worker's termination callback and exits.
+
+Several function.yamls (or a folder, as `fnpack build` writes a multi-function graph: the parent and
+<parent>-<child>.yaml beside it) run together: the parent takes HTTP in, the children read their
+Kafka topics, so a whole pipeline runs on one machine."""
 
 INVOKE_HELP = """\
 Send one HTTP request to a function and print the status, headers and body (JSON pretty-printed).
@@ -33,13 +37,19 @@ def register(subparsers: Any) -> None:
     run = subparsers.add_parser(
         "run", help="run a function.yaml locally (HTTP, Kafka, cron triggers)", description=RUN_HELP
     )
-    run.add_argument("function", metavar="FUNCTION_YAML", help="path to the nuclio function.yaml")
+    run.add_argument(
+        "functions",
+        nargs="+",
+        metavar="FUNCTION_YAML|DIR",
+        help="nuclio function.yaml files, or folders of them (a parent and its child functions run together)",
+    )
     run.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: 127.0.0.1)")
     run.add_argument(
         "--port",
         type=int,
         default=None,
-        help="HTTP port; 0 picks a free one (default: the trigger's port or 8080)",
+        help="HTTP port; 0 picks a free one (default: the trigger's port or 8080). With several "
+        "functions it applies to the first one with an HTTP trigger; the others get free ports",
     )
     run.add_argument(
         "--workers",
@@ -88,37 +98,97 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise _cli_error("--workers must be at least 1")
     try:
-        emulator = Emulator(
-            args.function,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            log_format=args.log_format,
-        )
+        configs = _function_configs(args.functions)
+        emulators = []
+        port_used = False
+        for config in configs:
+            has_http = any(t.kind == "http" for t in config.triggers)
+            port = args.port if len(configs) == 1 or (has_http and not port_used) else 0
+            port_used = port_used or has_http
+            emulators.append(
+                Emulator(
+                    config,
+                    host=args.host,
+                    port=port,
+                    workers=args.workers,
+                    log_level=args.log_level,
+                    log_format=args.log_format,
+                )
+            )
     except EmulatorError as exc:
         raise _cli_error(str(exc))
-    return asyncio.run(_run(emulator, args.ready_timeout))
+    return asyncio.run(_run(emulators, args.ready_timeout))
 
 
-async def _run(emulator: Emulator, ready_timeout: float) -> int:
+def _function_configs(paths: list[str]) -> list:
+    """The function configs named by ``paths`` (files, or folders of *.yaml), parents before children."""
+    from fnpack.emulator.config import load_function
+
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and _is_function(p))
+            if not found:
+                raise _cli_error(f"{item}: no nuclio function.yaml in this folder")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise _cli_error(f"{item}: no such file or folder")
+    configs = [load_function(str(f)) for f in files]
+    names = [c.name for c in configs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise _cli_error(f"function {duplicates[0]!r} is given twice")
+    return sorted(configs, key=_is_child)
+
+
+def _is_child(config) -> bool:
+    labels = (config.raw.get("metadata") or {}).get("labels") or {}
+    return "fnpack.io/parent-function" in labels
+
+
+def _is_function(path: Path) -> bool:
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text())
+    except Exception:
+        return False
+    return isinstance(data, dict) and data.get("kind") == "Function"
+
+
+async def _run(emulators: list[Emulator], ready_timeout: float) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    started = []
     try:
-        await emulator.start()
+        for emulator in reversed(emulators):  # children first: they are listening when the parent sends
+            await emulator.start()
+            started.append(emulator)
     except EmulatorError as exc:
+        for emulator in started:
+            await emulator.stop()
         raise _cli_error(str(exc))
-    ready = asyncio.create_task(_announce(emulator, ready_timeout))
+    ready = [asyncio.create_task(_announce(emulator, ready_timeout)) for emulator in emulators]
     await stop.wait()
     log.info("stopping: draining in-flight events, calling termination callbacks (again to force)")
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _force_stop, emulator)
-    ready.cancel()
-    await emulator.stop()
+        loop.add_signal_handler(signum, _force_stop_all, emulators)
+    for task in ready:
+        task.cancel()
+    for emulator in emulators:  # the parent first: no new events enter while the children drain
+        await emulator.stop()
     log.info("stopped")
     return 0
+
+
+def _force_stop_all(emulators: list[Emulator]) -> None:
+    for emulator in emulators:
+        _force_stop(emulator)
 
 
 def _force_stop(emulator: Emulator) -> None:
