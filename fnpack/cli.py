@@ -15,10 +15,23 @@ _COMMAND_MODULES = (
 )
 
 
+EPILOG = """\
+a typical flow:
+  fnpack build model.py -o function.yaml         # graph + classes + runtime -> one nuclio function
+  fnpack run function.yaml --workers 2           # local nuclio: HTTP / Kafka / cron triggers
+  fnpack invoke http://127.0.0.1:8080 --path /v2/models/m/infer -d '{"inputs": [[1, 2]]}'
+  fnpack image function.yaml --tag REGISTRY/fn:1 --push   # CI image build
+  fnpack deploy function.yaml --dashboard http://nuclio:8070
+
+`fnpack COMMAND --help` explains each command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fnpack",
         description="Package serving graphs into nuclio functions, run them locally, deploy them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
