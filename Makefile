@@ -39,5 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/all.py
 
+# not in `make test`: 10 minutes of load on 2 workers, each worker's RSS within +10% (SOAK_ARGS="--minutes 2")
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
