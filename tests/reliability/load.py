@@ -15,6 +15,7 @@ SETOSA, VIRGINICA = [5.0, 3.4, 1.5, 0.2], [6.7, 3.0, 5.2, 2.3]
 BODIES = [json.dumps({"inputs": [row]}).encode() for row in (SETOSA, VIRGINICA)]
 EXPECTED = [[0], [2]]
 JSON = {"Content-Type": "application/json"}
+BAD_BODY = b'{"inputs": [[1, 2'  # truncated JSON: must be a 400, every time
 
 
 @dataclass
@@ -22,7 +23,8 @@ class LoadResult:
     sent: int = 0
     statuses: Counter = field(default_factory=Counter)
     ids: set = field(default_factory=set)
-    wrong: list = field(default_factory=list)  # 200 answers with another request's result
+    bad: int = 0  # malformed requests sent on purpose (bad_every)
+    wrong: list = field(default_factory=list)  # another request's result, or a bad request not answered 400
     errors: list = field(default_factory=list)  # no HTTP answer at all (reset, timeout: a hung request)
     bodies_5xx: list = field(default_factory=list)
     elapsed: float = 0.0
@@ -43,8 +45,12 @@ async def run_load(
     timeout: float = 30.0,
     stop: asyncio.Event | None = None,
     result: LoadResult | None = None,
+    bad_every: int = 0,
 ) -> LoadResult:
-    """POST good infer requests to ``url`` until ``requests`` were sent or ``stop`` is set."""
+    """POST infer requests to ``url`` until ``requests`` were sent or ``stop`` is set.
+
+    With ``bad_every=k`` every k-th request is malformed JSON and must get a 400 (the error path runs too).
+    """
     result = result or LoadResult()
     counter = iter(range(requests)) if requests is not None else _forever()
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -55,14 +61,21 @@ async def run_load(
             if stop is not None and stop.is_set():
                 return
             result.sent += 1
+            bad = bool(bad_every) and i % bad_every == bad_every - 1
             try:
-                async with session.post(url, data=BODIES[i % 2], headers=JSON) as response:
+                async with session.post(
+                    url, data=BAD_BODY if bad else BODIES[i % 2], headers=JSON
+                ) as response:
                     body = await response.read()
                     result.statuses[response.status] += 1
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 result.errors.append(f"request {i}: {type(exc).__name__}: {exc}")
                 continue
-            if response.status == 200:
+            if bad:
+                result.bad += 1
+                if response.status != 400:
+                    result.wrong.append((i, response.status, body[:200]))
+            elif response.status == 200:
                 answer = json.loads(body)
                 result.ids.add(answer["id"])
                 if answer["outputs"] != EXPECTED[i % 2]:
