@@ -139,10 +139,13 @@ def test_fuzzed_bodies(router, pids, body, content_type, method):
 
 @FUZZ
 @given(
-    path=paths, method=st.sampled_from(METHODS), body=st.none() | st.just(json.dumps({"inputs": [SETOSA]}))
+    path=paths,
+    method=st.sampled_from(METHODS),
+    body=st.none() | st.just(json.dumps({"inputs": [SETOSA]})),
+    query=st.just("") | st.text(PATH_CHARS + "=&?/", max_size=60).map(lambda q: "?" + q),
 )
-def test_fuzzed_paths(router, pids, path, method, body):
-    _send(router, method, path, body.encode() if body else None)
+def test_fuzzed_paths(router, pids, path, method, body, query):
+    _send(router, method, path + query, body.encode() if body else None)
     assert_serving(router, pids)
 
 
