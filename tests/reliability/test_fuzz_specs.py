@@ -40,6 +40,7 @@ SPEC_BUG_SITES = {
     ("fnpack/graph/plan.py", "_instantiate"),  # class_args not a mapping
     ("fnpack/graph/context.py", "__init__"),  # a secret_sources entry not a mapping
     ("fnpack/graph/server.py", "init_object"),  # parameters not a mapping (async flow)
+    ("fnpack/graph/server.py", "run", TypeError),  # default_content_type not a str: every event raises
 }
 YAML_BUG_SITES = {
     ("fnpack/package/loader.py", "decode_source"),  # spec / spec.build not mappings
@@ -53,12 +54,15 @@ YAML_BUG_SITES = {
 
 
 def _known_bug(exc: BaseException, sites: set) -> bool:
-    """The innermost fnpack frame of ``exc`` is one of the known-bug sites."""
+    """The innermost fnpack frame of ``exc`` is one of the known-bug sites ((file, function[, type]))."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/fnpack/" in f.filename]
     if not frames:
         return False
     where = frames[-1].filename.replace("\\", "/")
-    return any(where.endswith(path) and frames[-1].name == name for path, name in sites)
+    return any(
+        where.endswith(site[0]) and frames[-1].name == site[1] and isinstance(exc, site[2:] or BaseException)
+        for site in sites
+    )
 
 
 NAMESPACES = [vars(model_router), vars(flow_basics)]
@@ -156,7 +160,11 @@ def test_malformed_serving_spec_works_or_fails_in_one_line(spec):
         return
     try:
         for path, body in (("/", {"inputs": [[1, 2, 3, 4]]}), ("/v2/models/iris/infer", {"items": []})):
-            server.run(MockEvent(body=body, path=path, method="POST"))  # the graph answers, never raises
+            try:
+                server.run(MockEvent(body=body, path=path, method="POST"))  # the graph answers, never raises
+            except Exception as exc:
+                if not _known_bug(exc, SPEC_BUG_SITES):
+                    raise
     finally:
         try:
             server.close(timeout=5)
@@ -320,6 +328,29 @@ KNOWN_SPEC_BUGS = [
     _bug("parameters-not-a-mapping", {**copy.deepcopy(BASE_SPECS[1]), "parameters": "x"},
          "AttributeError from fnpack/graph/server.py GraphServer.init_object (self.parameters.get, async flow)"),
 ]  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a non-str default_content_type is accepted at init, then GraphServer.run raises TypeError "
+    "for every event (fnpack/graph/server.py run: `';' in content_type`); in a worker every request is a 500",
+)
+def test_spec_accepted_at_init_answers_events_without_raising():
+    spec = _router_spec(default_content_type=-1)
+    try:
+        server = GraphServer.from_dict(spec)
+        server.init_states(None, NAMESPACES, is_mock=True)
+        server.init_object(NAMESPACES)
+    except Exception as exc:  # rejecting it at init, in one line, is a fix too
+        _one_line(exc)
+        return
+    try:
+        response = server.run(
+            MockEvent(body=b'{"inputs": [[5.0, 3.4, 1.5, 0.2]]}', path="/v2/models/iris/infer")
+        )
+        assert getattr(response, "status_code", 200) < 500
+    finally:
+        server.close(timeout=5)
 
 
 @pytest.mark.parametrize("spec", KNOWN_SPEC_BUGS)
