@@ -1,6 +1,7 @@
 """Fuzzed HTTP against the real emulator serving the example model router (2 workers, 127.0.0.1).
 
-Bodies, paths, headers, content types and Open Inference Protocol tensors. Every request must get an
+Bodies, paths, query strings, headers, content types, Open Inference Protocol tensors, and raw bytes on
+the socket (broken request lines, header bytes, lengths, encodings). Every request must get an
 answer within the client timeout (never a hang), the answer must be a 2xx or a 4xx with a one-line
 reason, and at the end of every example the same two worker processes are alive and a good infer works.
 
@@ -14,7 +15,10 @@ failure before the graph; a bug when reached) and 500 "the handler returned an i
 from __future__ import annotations
 
 import json
+import re
+import socket
 import string
+import time
 
 import pytest
 import requests
@@ -207,3 +211,69 @@ def test_undecodable_content_encoding_is_a_400(router, pids, encoding):
         assert r.status_code == 400, r.text
     finally:
         assert_serving(router, pids)
+
+
+# --- raw HTTP bytes: what no well-behaved client sends -----------------------------------------------
+
+raw_tokens = st.binary(min_size=0, max_size=12) | st.sampled_from(
+    [b"GET", b"POST", b"PUT", b"PRI", b"CONNECT", b"get", b"", b"G\x00T", b"POST /x"]
+)
+raw_targets = st.binary(max_size=60).map(lambda b: b"/" + b) | st.sampled_from(
+    [b"*", b"http://example.com/v2/models/iris/infer", b"//", b"/v2/models/iris/infer", b"/%", b"/%zz", b""]
+)
+raw_versions = st.sampled_from(
+    [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.1x", b"", b"http/1.1"]
+)
+raw_headers = st.lists(
+    st.tuples(st.binary(max_size=16), st.binary(max_size=40))
+    | st.sampled_from(
+        [(b"Content-Length", b"-1"), (b"Content-Length", b"abc"), (b"Content-Length", b"5"),
+         (b"Content-Length", b"99999999999999999999"), (b"Transfer-Encoding", b"chunked"),
+         (b"Transfer-Encoding", b"gzip, chunked"), (b"Host", b""), (b"Connection", b"upgrade"),
+         (b"Upgrade", b"websocket"), (b"Expect", b"100-continue"), (b"Content-Type", b"application/json")]
+    ),
+    max_size=6,
+)  # fmt: skip
+
+
+def _exchange(url: str, raw: bytes, timeout: float = TIMEOUT) -> bytes:
+    """Send ``raw`` on a fresh connection, half-close it and read until the server closes (or times out)."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        try:
+            sock.sendall(raw)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:  # the server already answered and closed
+            pass
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                raise AssertionError(f"no answer and no close within {timeout}s: a hung request") from None
+            if not data:
+                break
+            chunks.append(data)
+        else:
+            raise AssertionError(f"the connection stayed open for {timeout}s")
+    return b"".join(chunks)
+
+
+@FUZZ
+@given(
+    method=raw_tokens,
+    target=raw_targets,
+    version=raw_versions,
+    headers=raw_headers,
+    body=st.binary(max_size=64),
+)
+def test_fuzzed_raw_http_bytes(router, pids, method, target, version, headers, body):
+    head = method + b" " + target + b" " + version + b"\r\n"
+    head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    answer = _exchange(router.url, head + b"\r\n" + body)
+    for status in re.findall(rb"^HTTP/1\.[01] (\d{3})", answer, re.M):
+        assert int(status) < 500, answer[:500]
+    assert_serving(router, pids)
