@@ -39,21 +39,24 @@ def score(reading: dict) -> dict:
     return {**reading, "alert": value > 80.0}
 
 
-def build(brokers: str | None = None, fast_group: bool = False) -> fnpack.ServingFunction:
+def build(
+    brokers: str | None = None, fast_group: bool = False, topic_prefix: str = ""
+) -> fnpack.ServingFunction:
+    """The pipeline; its topics are ``<topic_prefix>readings``, ``...alerts`` and ``...errors``."""
     brokers = brokers or os.environ.get("KAFKA_BROKERS", "127.0.0.1:9092")
     fn = fnpack.new_function("pipeline")
     graph = fn.set_topology("flow", engine="async")
     graph.to(name="validate", handler=validate).to(name="enrich", handler=enrich).to(
         ">>",
         name="readings",
-        path=f"kafka://{brokers}/readings",
+        path=f"kafka://{brokers}/{topic_prefix}readings",
         key_path="sensor",
         trigger_args=FAST_GROUP if fast_group else None,
     ).to(name="score", handler=score, function="scorer").to(
-        ">>", name="alerts", path=f"kafka://{brokers}/alerts", function="scorer"
+        ">>", name="alerts", path=f"kafka://{brokers}/{topic_prefix}alerts", function="scorer"
     )
     fn.add_child_function("scorer")
-    fn.spec.error_stream = f"kafka://{brokers}/errors"
+    fn.spec.error_stream = f"kafka://{brokers}/{topic_prefix}errors"
     fn.with_http(workers=2)
     return fn
 

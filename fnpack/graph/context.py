@@ -83,7 +83,13 @@ class SecretsStore:
     def __init__(self, sources: list | None = None):
         self._inline: dict[str, Any] = {}
         self._env_keys: set[str] | None = set()
-        for source in sources or []:
+        if not isinstance(sources, (list, tuple)):
+            raise ValueError(
+                f"secret_sources must be a list of {{kind, source}} mappings, got {type(sources).__name__}"
+            )
+        for source in sources:
+            if not isinstance(source, dict):
+                raise ValueError(f"a secret source must be a {{kind, source}} mapping, got {source!r:.60}")
             kind = source.get("kind")
             value = source.get("source")
             if kind == "inline":

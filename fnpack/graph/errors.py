@@ -4,7 +4,17 @@ from __future__ import annotations
 
 
 class GraphError(Exception):
-    """The graph is malformed (raised when it is built or initialized, before any event)."""
+    """The graph is malformed (raised when it is built or initialized, before any event).
+
+    The message is always one line: names taken from a spec may hold line breaks, shown escaped.
+    """
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(one_line(str(message)), *args)
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ClientError(Exception):

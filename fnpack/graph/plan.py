@@ -296,6 +296,10 @@ class Compiler:
 
     def _instantiate(self, cls, step: TaskStep, name: str, routes: dict | None):
         args = {}
+        if not isinstance(step.class_args or {}, dict):
+            raise GraphError(
+                f"step '{name}': class_args must be a mapping, got {type(step.class_args).__name__}"
+            )
         for key, value in (step.class_args or {}).items():
             if key.startswith("_"):
                 # "_fn": a function given by name or expression, passed as "fn"

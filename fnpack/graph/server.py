@@ -33,6 +33,18 @@ _SPEC_FIELDS = (
     "secret_sources",
     "current_function",
 )
+_SPEC_TYPES = {
+    "graph": (dict, "a graph (mapping)"),
+    "parameters": (dict, "a mapping"),
+    "functions": (dict, "a mapping of function names to addresses"),
+    "secret_sources": (list, "a list of {kind, source} mappings"),
+    "load_mode": (str, "'sync' or 'async'"),
+    "error_stream": (str, "a stream path (string)"),
+    "default_content_type": (str, "a content type (string)"),
+    "current_function": (str, "a function name (string)"),
+    "function_uri": (str, "a function URI (string)"),
+    "graph_initializer": (str, "a 'module.function' name (string)"),
+}
 _EVENT_ID_HEADERS = frozenset(("mlrun-event-id", "fnpack-event-id"))
 _EVENT_PATH_HEADERS = frozenset(("mlrun-event-path", "fnpack-event-path"))
 _BINARY_TENSOR_HEADER = "inference-header-content-length"
@@ -85,6 +97,10 @@ class GraphServer:
     ):
         self._graph: BaseStep | None = None
         self.graph = graph
+        if parameters is not None and not isinstance(parameters, dict):
+            raise GraphError(f"serving spec: 'parameters' must be a mapping, got {type(parameters).__name__}")
+        if default_content_type is not None and not isinstance(default_content_type, str):
+            raise GraphError("serving spec: 'default_content_type' must be a content type (string)")
         self.parameters = parameters or {}
         self.load_mode = load_mode
         self.function_uri = function_uri
@@ -138,6 +154,10 @@ class GraphServer:
         if not isinstance(struct, dict):
             raise GraphError(f"serving spec must be a JSON object, got {type(struct).__name__}")
         known = {k: struct[k] for k in _SPEC_FIELDS if k in struct}
+        for field, (expected, what) in _SPEC_TYPES.items():
+            value = known.get(field)
+            if value is not None and not isinstance(value, expected):
+                raise GraphError(f"serving spec: '{field}' must be {what}, got {type(value).__name__}")
         return cls(**known)
 
     # --- init -----------------------------------------------------------------------------------
@@ -215,9 +235,10 @@ class GraphServer:
         if body.__class__ in _TEXT and content_type in _JSON_TYPES and not binary_tensors:
             try:
                 event.body = json.loads(body)
-            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
                 if content_type:
-                    message = f"failed to json decode event, {exc}"
+                    reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                    message = f"failed to json decode event, {reason}"
                     self.context.push_error(event, message, source="_handler")
                     return self._text_response(message, 400)
         body = event.body

@@ -35,6 +35,31 @@ _TASK_FIELDS = [
 ]
 
 
+# the type each serialized field must have (None is always allowed): a clear error, not a crash later
+_FIELD_TYPES = {
+    "class_name": (str, "a class name (string)"),
+    "class_args": (dict, "a mapping of argument names to values"),
+    "handler": (str, "a handler name or expression (string)"),
+    "after": ((str, list), "a step name or a list of them"),
+    "before": (list, "a list of step names"),
+    "function": (str, "a function name (string)"),
+    "input_path": (str, "a dotted path (string)"),
+    "result_path": (str, "a dotted path (string)"),
+    "on_error": (str, "a step name (string)"),
+    "routes": (dict, "a mapping of route names to steps"),
+    "steps": (dict, "a mapping of step names to steps"),
+    "engine": (str, "'sync' or 'async'"),
+    "path": (str, "a stream path (string)"),
+    "options": (dict, "a mapping"),
+    "trigger_args": (dict, "a mapping"),
+}
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _is_empty(value) -> bool:
     return value is None or (isinstance(value, (dict, list, tuple)) and not value)
 
@@ -104,8 +129,15 @@ class BaseStep:
         return step
 
     def _field_from_dict(self, field: str, value) -> None:
+        expected = _FIELD_TYPES.get(field)
+        if expected is not None and value is not None and not isinstance(value, expected[0]):
+            raise GraphError(
+                f"step '{self.name}': '{field}' must be {expected[1]}, got {type(value).__name__} {_short(value)}"
+            )
         if field == "after":
             value = [value] if isinstance(value, str) else list(value or [])
+            if not all(isinstance(a, str) for a in value):
+                raise GraphError(f"step '{self.name}': 'after' must list step names, got {_short(value)}")
         setattr(self, field, value)
 
     # --- building --------------------------------------------------------------------------
@@ -259,6 +291,9 @@ class _StepMap:
 
     def _field_from_dict(self, field, value) -> None:
         if field == self._children_field:
+            if value is not None and not isinstance(value, dict):
+                what = _FIELD_TYPES[field][1]
+                raise GraphError(f"step '{self.name}': '{field}' must be {what}, got {type(value).__name__}")
             self._children = {}
             for key, struct in (value or {}).items():
                 self._adopt(key, struct)

@@ -32,6 +32,8 @@ class LoadedFunction:
         if self.spec_json is None:
             return None
         spec = json.loads(self.spec_json)
+        if not isinstance(spec, dict):
+            raise ValueError(f"the serving spec must be a JSON object, got {type(spec).__name__}")
         spec.pop(PACKAGING_KEY, None)
         return spec
 
@@ -69,8 +71,17 @@ def read_config(path: str) -> dict:
     return config
 
 
+def _mapping(value, what: str, path: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BuildError(f"{path}: {what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
 def decode_source(config: dict, path: str = "function.yaml") -> str | None:
-    build = ((config.get("spec") or {}).get("build")) or {}
+    spec = _mapping(config.get("spec"), "spec", path)
+    build = _mapping(spec.get("build"), "spec.build", path)
     encoded = build.get("functionSourceCode")
     if not encoded:
         return None
@@ -93,19 +104,34 @@ def load_function(path: str) -> LoadedFunction:
     spec_json = literals.get("_FNPACK_SPEC")
     origin = "source" if spec_json else "missing"
     env = (config.get("spec") or {}).get("env") or []
-    env_values = {e.get("name"): e.get("value") for e in env if isinstance(e, dict)}
+    if not isinstance(env, list):
+        raise BuildError(
+            f"{path}: spec.env must be a list of {{name, value}} mappings, got {type(env).__name__}"
+        )
+    env_values = {
+        e.get("name"): e.get("value") for e in env if isinstance(e, dict) and isinstance(e.get("name"), str)
+    }
     if not spec_json and env_values.get(SPEC_ENV):
         spec_json, origin = env_values[SPEC_ENV], "env"
     if not spec_json and SPEC_FILE_ENV in env_values:
         beside = Path(path).parent / SPEC_FILE_NAME
         if beside.is_file():
             spec_json, origin = beside.read_text(encoding="utf-8"), "file"
+    if spec_json is not None and not isinstance(spec_json, str):
+        raise BuildError(f"{path}: the embedded serving spec (_FNPACK_SPEC) must be a JSON string")
     modules = literals.get("_FNPACK_MODULES")
+    if modules is not None:
+        try:
+            modules = unpack_modules(modules) if modules else None
+        except Exception:
+            raise BuildError(
+                f"{path}: the embedded runtime (_FNPACK_MODULES) is damaged: rebuild the function"
+            )
     return LoadedFunction(
         path=path,
         config=config,
         source=source,
         spec_json=spec_json,
         spec_origin=origin,
-        modules=unpack_modules(modules) if modules else None,
+        modules=modules,
     )

@@ -83,7 +83,7 @@ def check_static(function: LoadedFunction) -> list[str]:
             raise BuildError(f"{path}: the serving spec is not valid JSON: {exc}")
         try:
             GraphServer.from_dict(serving_spec)
-        except (GraphError, TypeError, ValueError) as exc:
+        except (GraphError, TypeError, ValueError, AttributeError, KeyError) as exc:
             raise BuildError(f"{path}: the serving spec's graph is malformed: {exc}")
         facts.append(f"spec {size / 1024:.1f} KiB from {function.spec_origin}")
     else:

@@ -9,6 +9,7 @@ means exactly one attempt); 4xx answers are not retried. The final error names t
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -23,7 +24,18 @@ MAX_BACKOFF = 120.0
 
 
 class RemoteCallError(RuntimeError):
-    """A remote call failed for good (after its retries)."""
+    """A remote call failed for good (after its retries). URL credentials never appear in the message."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
+
+
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``http://user:secret@host/`` -> ``http://***@host/`` wherever a URL with credentials appears."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 class _Retryable(Exception):

@@ -49,7 +49,7 @@ def _nest(depth: int, kind: str) -> bytes:
 
 
 # nesting far deeper than any model input, but below the interpreter's recursion limit: depths past it are
-# test_deeply_nested_json_is_a_400 (a bug, xfail)
+# test_deeply_nested_json_is_a_400
 nested = st.builds(_nest, st.integers(1, 400), st.sampled_from(["list", "dict", "inputs"]))
 bodies = (
     st.binary(max_size=4096)
@@ -182,11 +182,6 @@ def test_well_formed_oip_tensor_is_answered_as_a_tensor(router, pids):
     assert r.json()["outputs"] == [{"name": "output0", "datatype": "INT64", "shape": [1], "data": [0]}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: RecursionError from json.loads escapes GraphServer.run (fnpack/graph/server.py catches "
-    "only ValueError) and becomes a 500 'fnpack handler: RecursionError' instead of a 400",
-)
 @pytest.mark.parametrize("kind", ["list", "inputs"])
 def test_deeply_nested_json_is_a_400(router, pids, kind):
     r = requests.post(

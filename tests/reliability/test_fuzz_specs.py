@@ -14,7 +14,6 @@ import copy
 import json
 import subprocess
 import sys
-import traceback
 
 import flow_basics
 import model_router
@@ -31,39 +30,6 @@ from fnpack.package.validate import validate_file
 pytestmark = pytest.mark.reliability
 
 ALLOWED = (GraphError, ValueError, TypeError)
-
-# Bugs found by these fuzzers, each pinned by an xfail test below (KNOWN_SPEC_BUGS, KNOWN_YAML_BUGS): an
-# exception of another type raised in one of these places is that bug, not a new one. Remove an entry when
-# its xfail starts passing.
-SPEC_BUG_SITES = {
-    ("fnpack/graph/steps.py", "_field_from_dict"),  # routes/steps not a mapping
-    ("fnpack/graph/plan.py", "_instantiate"),  # class_args not a mapping
-    ("fnpack/graph/context.py", "__init__"),  # a secret_sources entry not a mapping
-    ("fnpack/graph/server.py", "init_object"),  # parameters not a mapping (async flow)
-    ("fnpack/graph/server.py", "run", TypeError),  # default_content_type not a str: every event raises
-}
-YAML_BUG_SITES = {
-    ("fnpack/package/loader.py", "decode_source"),  # spec / spec.build not mappings
-    ("fnpack/package/loader.py", "load_function"),  # spec.env not a list of mappings
-    ("fnpack/package/loader.py", "<dictcomp>"),  # same, an env name that is not hashable
-    ("fnpack/package/loader.py", "serving_spec"),  # _FNPACK_SPEC JSON that is not an object
-    ("fnpack/package/embed.py", "unpack_modules"),  # _FNPACK_MODULES not a valid blob
-    ("fnpack/package/validate.py", "check_static"),  # _FNPACK_SPEC literal not a str
-    *SPEC_BUG_SITES,
-}
-
-
-def _known_bug(exc: BaseException, sites: set) -> bool:
-    """The innermost fnpack frame of ``exc`` is one of the known-bug sites ((file, function[, type]))."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/fnpack/" in f.filename]
-    if not frames:
-        return False
-    where = frames[-1].filename.replace("\\", "/")
-    return any(
-        where.endswith(site[0]) and frames[-1].name == site[1] and isinstance(exc, site[2:] or BaseException)
-        for site in sites
-    )
-
 
 NAMESPACES = [vars(model_router), vars(flow_basics)]
 
@@ -86,8 +52,7 @@ SYNC_FLOW = {
 }
 BASE_SPECS = [model_router.build().serving_spec(), flow_basics.build().serving_spec(), SYNC_FLOW]
 
-# no control characters: a line break inside a step or class name is test_names_with_line_breaks (bug, xfail)
-texts = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=8)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False) | texts,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
@@ -154,17 +119,11 @@ def test_malformed_serving_spec_works_or_fails_in_one_line(spec):
         server.init_states(None, NAMESPACES, is_mock=True)
         server.init_object(NAMESPACES)
     except Exception as exc:
-        if not isinstance(exc, ALLOWED) and _known_bug(exc, SPEC_BUG_SITES):
-            return
         _one_line(exc)
         return
     try:
         for path, body in (("/", {"inputs": [[1, 2, 3, 4]]}), ("/v2/models/iris/infer", {"items": []})):
-            try:
-                server.run(MockEvent(body=body, path=path, method="POST"))  # the graph answers, never raises
-            except Exception as exc:
-                if not _known_bug(exc, SPEC_BUG_SITES):
-                    raise
+            server.run(MockEvent(body=body, path=path, method="POST"))  # the graph answers, never raises
     finally:
         try:
             server.close(timeout=5)
@@ -235,8 +194,6 @@ def test_malformed_function_yaml_is_valid_or_one_line_build_error(tmp_path, conf
     try:
         validate_file(str(path), run=False)
     except Exception as exc:
-        if not isinstance(exc, BuildError) and _known_bug(exc, YAML_BUG_SITES):
-            return
         assert isinstance(exc, BuildError), f"{type(exc).__name__} (not a BuildError): {exc}"
         message = str(exc)
         assert message and "\n" not in message, f"not a one-line message: {message!r}"
@@ -301,7 +258,8 @@ def _router_spec(**edits) -> dict:
 
 
 def _bug(case: str, document, where: str):
-    return pytest.param(document, id=case, marks=pytest.mark.xfail(strict=True, reason=f"bug: {where}"))
+    """A malformed input the fuzzers found (``where`` it used to crash), kept as a regression test."""
+    return pytest.param(document, id=case)
 
 
 ROUTER_WITH_STR_CLASS_ARGS = {
@@ -310,7 +268,7 @@ ROUTER_WITH_STR_CLASS_ARGS = {
         "routes": {"iris": {"class_name": "model_router.IrisClassifier", "class_args": "x"}},
     }
 }
-KNOWN_SPEC_BUGS = [
+SPEC_REGRESSIONS = [
     _bug("routes-not-a-mapping", {"graph": {"kind": "router", "routes": "iris"}},
          "AttributeError from fnpack/graph/steps.py _field_from_dict ((value or {}).items() on a str), "
          "not a GraphError"),
@@ -330,11 +288,6 @@ KNOWN_SPEC_BUGS = [
 ]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a non-str default_content_type is accepted at init, then GraphServer.run raises TypeError "
-    "for every event (fnpack/graph/server.py run: `';' in content_type`); in a worker every request is a 500",
-)
 def test_spec_accepted_at_init_answers_events_without_raising():
     spec = _router_spec(default_content_type=-1)
     try:
@@ -353,7 +306,7 @@ def test_spec_accepted_at_init_answers_events_without_raising():
         server.close(timeout=5)
 
 
-@pytest.mark.parametrize("spec", KNOWN_SPEC_BUGS)
+@pytest.mark.parametrize("spec", SPEC_REGRESSIONS)
 def test_malformed_spec_regressions(spec):
     """Specs the fuzz found: each must fail with a one-line GraphError/ValueError/TypeError."""
     try:
@@ -377,7 +330,7 @@ def _yaml_with_spec(**spec) -> str:
     return yaml.safe_dump(config)
 
 
-KNOWN_YAML_BUGS = [
+YAML_REGRESSIONS = [
     _bug("spec-is-text", "metadata: {name: x}\nspec: hello\n",
          "AttributeError from fnpack/package/loader.py decode_source (config['spec'].get on a str)"),
     _bug("build-is-a-list", _yaml_with_spec(build=["x"]),
@@ -398,7 +351,7 @@ KNOWN_YAML_BUGS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("text", KNOWN_YAML_BUGS)
+@pytest.mark.parametrize("text", YAML_REGRESSIONS)
 def test_validate_regressions_are_one_line_cli_errors(tmp_path, text):
     """function.yaml files the fuzz found: ``fnpack validate --no-run`` must exit 1 with one line."""
     _check_cli_rejects(tmp_path, text)

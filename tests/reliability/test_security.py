@@ -391,12 +391,6 @@ def test_deploy_with_a_password_never_prints_or_logs_it(tmp_path, monkeypatch, c
         assert secret not in seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: RemoteCallError quotes the full URL, userinfo included (fnpack/serving/remote.py:177/186 "
-    "sync, 224/227 async: 'cannot invoke url {url}', '{method} {url} failed'), so a password in a RemoteStep "
-    "url reaches the worker log and the client's 400 body",
-)
 def test_remote_step_url_password_is_not_logged_or_returned(tmp_path, capfd):
     with socket.socket() as s:  # a port nobody listens on: the call fails with connection refused
         s.bind(("127.0.0.1", 0))

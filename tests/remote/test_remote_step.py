@@ -220,3 +220,11 @@ def test_serialized_form(remote):
         "timeout": 3,
     }
     assert json.loads(json.dumps(struct)) == struct
+
+
+def test_url_credentials_are_redacted_from_errors():
+    from fnpack.serving.remote import RemoteCallError, redact
+
+    assert redact("GET http://svc:s3cret@h:1/p failed") == "GET http://***@h:1/p failed"
+    assert "s3cret" not in str(RemoteCallError("cannot invoke url https://u:s3cret@x/y"))
+    assert redact("http://plain/host") == "http://plain/host"

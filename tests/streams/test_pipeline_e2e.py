@@ -59,9 +59,13 @@ def read_topic(broker, topic: str, expected: int, timeout: float = 30.0) -> list
 
 
 def test_pipeline_over_http_and_kafka(kafka_broker, tmp_path):
-    for topic in ("readings", "alerts", "errors"):  # what a deploy does first (the reference's init_queues)
+    for topic in (
+        "e2e-readings",
+        "e2e-alerts",
+        "e2e-errors",
+    ):  # what a deploy does first (the reference's init_queues)
         kafka_broker.create_topic(topic)
-    fn = stream_pipeline.build(brokers=kafka_broker.bootstrap, fast_group=True)
+    fn = stream_pipeline.build(brokers=kafka_broker.bootstrap, fast_group=True, topic_prefix="e2e-")
     parent = write_function(fn.build(namespace=vars(stream_pipeline)), str(tmp_path / "function.yaml"))
     child = write_function(
         fn.build(namespace=vars(stream_pipeline), current_function="scorer"),
@@ -78,8 +82,8 @@ def test_pipeline_over_http_and_kafka(kafka_broker, tmp_path):
         assert text == "ValueError: a reading needs 'sensor' and 'value' (step validate)"
         assert post(front.url, {"sensor": "bad", "value": -300})[0] == 200  # fails later, in the child
 
-        alerts = read_topic(kafka_broker, "alerts", len(readings))
-        errors = read_topic(kafka_broker, "errors", 2)
+        alerts = read_topic(kafka_broker, "e2e-alerts", len(readings))
+        errors = read_topic(kafka_broker, "e2e-errors", 2)
 
     assert sorted((a["sensor"], a["value"], a["alert"], a["unit"]) for a in alerts) == sorted(
         (r["sensor"], r["value"], r["value"] > 80, "C") for r in readings

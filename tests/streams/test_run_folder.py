@@ -19,11 +19,11 @@ pytestmark = pytest.mark.kafka
 
 
 def test_run_a_folder_runs_the_whole_pipeline(kafka_broker, tmp_path):
-    for topic in ("readings", "alerts", "errors"):
+    for topic in ("folder-readings", "folder-alerts", "folder-errors"):
         kafka_broker.create_topic(topic)
     build_dir = tmp_path / "functions"
     build_dir.mkdir()
-    fn = stream_pipeline.build(brokers=kafka_broker.bootstrap, fast_group=True)
+    fn = stream_pipeline.build(brokers=kafka_broker.bootstrap, fast_group=True, topic_prefix="folder-")
     write_function(fn.build(namespace=vars(stream_pipeline)), str(build_dir / "function.yaml"))
     child = fn.build(namespace=vars(stream_pipeline), current_function="scorer")
     write_function(child, str(build_dir / "pipeline-scorer.yaml"))
@@ -51,7 +51,7 @@ def test_run_a_folder_runs_the_whole_pipeline(kafka_broker, tmp_path):
         assert url and url.startswith("http://127.0.0.1:")
         for i in range(5):
             assert post(url, {"sensor": f"s{i}", "value": 90 + i})[0] == 200
-        alerts = read_topic(kafka_broker, "alerts", 5)
+        alerts = read_topic(kafka_broker, "folder-alerts", 5)
         assert sorted(a["sensor"] for a in alerts) == [f"s{i}" for i in range(5)]
         assert all(a["alert"] for a in alerts)
     finally:
