@@ -18,6 +18,7 @@ DEFAULT_SPEC_FILE = "/etc/fnpack/serving_spec.json"
 # where the reference system mounts its spec; read too, so its deployments keep working
 REFERENCE_SPEC_FILE = "/tmp/mlrun/serving-conf/serving_spec.json"
 PACKAGING_KEY = "fnpack"
+MAX_SPEC_BYTES = 1024 * 1024  # DESIGN contract 2: larger specs are refused with a clear error
 
 
 class SpecNotFoundError(RuntimeError):
@@ -45,6 +46,12 @@ def read_spec(embedded: str | dict | None = None) -> tuple[dict, str]:
 def _parse(text: str | dict, where: str) -> dict:
     if isinstance(text, dict):
         return text
+    size = len(text.encode("utf-8")) if isinstance(text, str) else len(text)
+    if size > MAX_SPEC_BYTES and not where.startswith("file"):
+        raise ValueError(
+            f"the serving spec in {where} is {size / 1048576:.1f} MiB, over the 1 MiB limit: "
+            "rebuild with --spec-source file (a mounted file) or shrink the graph's class_args"
+        )
     try:
         spec = json.loads(text)
     except ValueError as exc:
