@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 
 import pytest
 
@@ -12,33 +10,9 @@ import fnpack
 from fnpack.graph import GraphServer
 from fnpack.serving.streams_kafka import parse_kafka_path
 
+from .topics import read_topic
+
 pytestmark = pytest.mark.kafka
-
-
-def read_all(broker, topic: str, expected: int, timeout: float = 20.0) -> list:
-    from confluent_kafka import Consumer
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 1000,
-            "heartbeat.interval.ms": 300,
-        }
-    )
-    consumer.subscribe([topic])
-    got = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < expected and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            got.append((msg.key(), json.loads(msg.value())))
-    finally:
-        consumer.close()
-    return got
 
 
 def _root_server(fn) -> GraphServer:
@@ -59,7 +33,7 @@ def test_queue_step_produces_wrapped_keyed_events(kafka_broker):
     for i in range(3):
         assert server.test(body={"user": f"u{i}", "n": i}, event_id=f"e{i}") == {"id": f"e{i}"}
     server.wait_for_completion()
-    records = read_all(kafka_broker, topic, 3)
+    records = read_topic(kafka_broker, topic, 3, with_keys=True)
     assert records == [
         (
             f"u{i}".encode(),
@@ -90,7 +64,7 @@ def test_error_stream_on_kafka_gets_payload_error_and_step(kafka_broker):
     resp = server.test(body={"a": 1}, event_id="bad-1", silent=True, get_body=False)
     assert resp.status_code == 400
     assert server.test(body={"missing": 2}) == 2  # processing continues
-    ((_, record),) = read_all(kafka_broker, topic, 1)
+    (record,) = read_topic(kafka_broker, topic, 1)
     assert record["event"] == {"id": "bad-1", "body": {"a": 1}}
     assert record["source"] == "fails"
     assert record["message"] == "KeyError: 'missing'"

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,8 @@ from fnpack.package.function import write_function
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 import stream_pipeline
+
+from .topics import read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -31,31 +31,6 @@ def post(url: str, body) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
-
-
-def read_topic(broker, topic: str, expected: int, timeout: float = 30.0) -> list:
-    from confluent_kafka import Consumer
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 1000,
-            "heartbeat.interval.ms": 300,
-        }
-    )
-    consumer.subscribe([topic])
-    got = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < expected and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                got.append(json.loads(msg.value()))
-    finally:
-        consumer.close()
-    return got
 
 
 def test_pipeline_over_http_and_kafka(kafka_broker, tmp_path):

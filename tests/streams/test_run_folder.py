@@ -13,7 +13,8 @@ import pytest
 
 from fnpack.package.function import write_function
 
-from .test_pipeline_e2e import post, read_topic, stream_pipeline
+from .test_pipeline_e2e import post, stream_pipeline
+from .topics import read_topic
 
 pytestmark = pytest.mark.kafka
 
