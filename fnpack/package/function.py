@@ -458,6 +458,21 @@ class ServingFunction:
         write_function(result, target)
         return result
 
+    def deploy(self, dashboard: str | None = None, namespace=None, runtime: str | None = None, **options):
+        """Build and deploy to a nuclio dashboard (children first, then this function); returns its status.
+
+        ``options`` go to :func:`fnpack.deploy.deploy` (project, credentials, ``wait``, ``timeout`` ...);
+        the dashboard URL and credentials default to the ``NUCLIO_*`` env vars.
+        """
+        from ..deploy import deploy
+        from .children import child_functions
+
+        caller = sys._getframe(1).f_globals
+        for child in child_functions(self):
+            result = self._build(namespace, runtime, None, child, caller)
+            deploy(result.config, dashboard, **options)
+        return deploy(self._build(namespace, runtime, None, None, caller).config, dashboard, **options)
+
 
 class _Metadata:
     def __init__(self, name: str, project: str, tag: str):
