@@ -105,6 +105,9 @@ class SyncFlow:
         return None
 
 
+MAX_DELAYED_ERRORS = 100
+
+
 class _Run:
     """The state of one event in the async engine."""
 
@@ -131,7 +134,8 @@ class AsyncFlow:
         self._lock = threading.Lock()  # held while steps run inline
         self._cv = threading.Condition()  # guards _busy
         self._busy = 0  # events with unfinished work on the loop
-        self.delayed_errors: list[StepError] = []
+        self.delayed_errors: list[StepError] = []  # the first MAX_DELAYED_ERRORS, until reported
+        self.delayed_error_count = 0
 
     # --- public -------------------------------------------------------------------------------
     def run(self, event):
@@ -150,7 +154,9 @@ class AsyncFlow:
                 if handoffs:
                     self._go_async(run, handoffs)
             else:
-                self._go_async(run, [(start, event, None) for start in self.starts])
+                starts = self.starts
+                branches = [(start, copy_for_branch(event), None) for start in starts[:-1]]
+                self._go_async(run, [*branches, (starts[-1], event, None)])
         return self._outcome(run)
 
     def wait_for_completion(self, timeout: float | None = None) -> None:
@@ -159,9 +165,10 @@ class AsyncFlow:
             if not self._cv.wait_for(lambda: self._busy == 0, timeout):
                 raise TimeoutError(f"{self._busy} events still in flight after {timeout}s")
         if self.delayed_errors:
-            errors, self.delayed_errors = self.delayed_errors, []
+            errors, count = self.delayed_errors, self.delayed_error_count
+            self.delayed_errors, self.delayed_error_count = [], 0
             first = errors[0]
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            more = f" (and {count - 1} more)" if count > 1 else ""
             raise RuntimeError(f"an event failed after its response was sent: {first}{more}") from first
 
     def nodes(self) -> list[Node]:
@@ -204,7 +211,9 @@ class AsyncFlow:
             if run.future is not None and not run.future.done():
                 run.future.set_result(None)
             return
-        self.delayed_errors.append(error)
+        self.delayed_error_count += 1
+        if len(self.delayed_errors) < MAX_DELAYED_ERRORS:  # bounded: a long-running worker never grows
+            self.delayed_errors.append(error)
         self._context.logger.error(f"event {run.event.id} failed after its response was sent: {error}")
         self._context.push_error(run.event, err_to_str(error.cause), source=error.step)
 

@@ -245,3 +245,47 @@ def test_close_stops_the_loop(new_flow):
     server.close()
     assert server.test(body=4) == 4  # a closed server restarts its loop on demand
     server.close()
+
+
+def test_background_errors_are_bounded_and_counted(new_flow):
+    async def late_fail(x):
+        raise ValueError(f"late {x}")
+
+    fn, graph = new_flow("async")
+    graph.to(name="a", handler="(event)").respond().to(name="late", handler=late_fail)
+    server = fn.to_mock_server()
+    for i in range(150):
+        server.test(body=i)
+    with pytest.raises(RuntimeError, match=r"late 0 \(step late\) \(and 149 more\)"):
+        server.wait_for_completion(timeout=10)
+    assert len(server.plan.delayed_errors) == 0
+
+
+def test_busy_engine_gives_each_start_branch_its_own_event(new_flow):
+    seen = []
+    gate = threading.Event()
+
+    async def hold(x):
+        while not gate.is_set():
+            await asyncio.sleep(0.001)
+        return x
+
+    def tag(name):
+        def step(body):
+            seen.append((body["n"], name, id(body)))
+            return body
+
+        return step
+
+    fn, graph = new_flow("async")
+    graph.add_step(name="hold", handler=hold)
+    graph.add_step(name="one", handler=tag("one"))
+    graph.add_step(name="two", handler=tag("two"))
+    server = fn.to_mock_server()
+    server.test(body={"n": 0})  # "hold" keeps the loop busy: the next event goes to the loop
+    server.test(body={"n": 1})
+    gate.set()
+    server.wait_for_completion(timeout=10)
+    assert sorted((n, name) for n, name, _ in seen) == [(0, "one"), (0, "two"), (1, "one"), (1, "two")]
+    for n in (0, 1):  # the branches of one event never share a body
+        assert len({body_id for m, _, body_id in seen if m == n}) == 2
