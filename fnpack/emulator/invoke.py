@@ -69,9 +69,14 @@ def invoke(
 ) -> InvokeResult:
     """One HTTP request to ``url`` + ``path``; the method defaults to POST with a body, GET without."""
     method = (method or ("POST" if body is not None else "GET")).upper()
-    target = url.rstrip("/") + "/" + path.lstrip("/")
+    target = url if path in ("", "/") and url.count("/") > 2 else url.rstrip("/") + "/" + path.lstrip("/")
     try:
         resp = requests.request(method, target, data=body, headers=headers or {}, timeout=timeout)
+    except requests.ConnectionError as exc:
+        reason = "connection refused" if "refused" in str(exc) else _first_line(exc)
+        raise EmulatorError(f"{method} {target}: cannot connect ({reason}); is the function running?")
+    except requests.Timeout:
+        raise EmulatorError(f"{method} {target}: no answer within {timeout:g}s (raise --timeout)")
     except requests.RequestException as exc:
         raise EmulatorError(f"{method} {target} failed: {type(exc).__name__}: {_first_line(exc)}")
     try:
