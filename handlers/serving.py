@@ -92,7 +92,19 @@ def _register_callbacks(context, server: GraphServer) -> None:
     platform = getattr(context, "platform", None)
     if platform is None:
         return
-    if hasattr(platform, "set_drain_callback"):
-        platform.set_drain_callback(server.wait_for_completion)  # stream rebalance: finish in-flight events
-    if hasattr(platform, "set_termination_callback"):
-        platform.set_termination_callback(server.close)  # shutdown: drain, then stop the engine loop
+    if hasattr(platform, "set_drain_callback"):  # stream rebalance: finish in-flight events
+        platform.set_drain_callback(_logged(context, server.wait_for_completion, "drain"))
+    if hasattr(platform, "set_termination_callback"):  # shutdown: drain, then stop the engine loop
+        platform.set_termination_callback(_logged(context, server.close, "termination"))
+
+
+def _logged(context, callback, what: str):
+    """A platform callback that reports errors of events that failed after their response, never raises."""
+
+    def run():
+        try:
+            callback()
+        except Exception as exc:
+            context.logger.error(f"fnpack: {what}: {exc}")
+
+    return run
