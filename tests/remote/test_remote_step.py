@@ -128,7 +128,7 @@ def test_connection_refused_is_a_clear_error(engine):
 
 
 def test_async_in_flight_requests_are_bounded(remote):
-    remote.recorder.delay = 0.05
+    remote.recorder.delay = 0.25  # long enough that all 12 are queued before the first finishes
     fn = fnpack.new_function("remote")
     graph = fn.set_topology("flow", engine="async")
     graph.to("fnpack.serving.remote.RemoteStep", name="remote", url=remote.url, max_in_flight=3)
