@@ -20,15 +20,18 @@ CRASH_LOOP_WINDOW = 2.0
 
 
 class _Job:
-    """An event waiting for a free worker."""
+    """An event waiting for a free worker until ``deadline`` (loop time; None: forever)."""
 
-    __slots__ = ("body", "header", "result", "timer")
+    __slots__ = ("body", "deadline", "header", "result", "timeout")
 
-    def __init__(self, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply]) -> None:
+    def __init__(
+        self, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply], timeout: float | None
+    ) -> None:
         self.header = header
         self.body = body
         self.result = result
-        self.timer: asyncio.TimerHandle | None = None
+        self.timeout = timeout
+        self.deadline = None if timeout is None else result.get_loop().time() + timeout
 
 
 def _expire(fut: asyncio.Future[Any], timeout: float) -> None:
@@ -65,6 +68,8 @@ class WorkerPool:
         self._ready_changed = asyncio.Event()
         self._stopping = False
         self._wake = asyncio.Event()
+        # one timer for all queued events, armed for the earliest deadline
+        self._timer: asyncio.TimerHandle | None = None
         self.restarts = 0
         self.crashes = 0
         self.startup_error: str | None = None
@@ -110,6 +115,9 @@ class WorkerPool:
         """Stop handing out workers, let events in flight finish, then terminate (SIGUSR1) and reap."""
         self._stopping = True
         self._wake.set()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while self._queue:
             item = self._queue.popleft()
             fut = item.result if isinstance(item, _Job) else item
@@ -159,11 +167,42 @@ class WorkerPool:
         if self._stopping:
             raise NoWorkerAvailable("the function is shutting down")
         loop = asyncio.get_running_loop()
-        job = _Job(header, body, loop.create_future())
-        if timeout is not None:
-            job.timer = loop.call_later(timeout, _expire, job.result, timeout)
+        job = _Job(header, body, loop.create_future(), timeout)
         self._queue.append(job)
+        if job.deadline is not None:
+            timer = self._timer
+            if timer is None:
+                self._timer = loop.call_at(job.deadline, self._expire_jobs)
+            elif job.deadline < timer.when():  # a shorter timeout than the events before it
+                timer.cancel()
+                self._timer = loop.call_at(job.deadline, self._expire_jobs)
         return job.result
+
+    def _expire_jobs(self) -> None:
+        """Answer the queued events whose deadline passed, drop finished ones, re-arm for the earliest
+        remaining deadline. One timer per pool rather than one per queued event: under load nearly every
+        event waits briefly in the queue, and a timer each (set, then cancelled) costs more than this walk
+        once per deadline."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        earliest: float | None = None
+        kept: deque[_Job | asyncio.Future[WorkerProcess]] = deque()
+        for item in self._queue:
+            if isinstance(item, _Job):
+                if item.result.done():
+                    continue
+                if item.deadline is not None:
+                    if item.deadline <= now:
+                        _expire(item.result, item.timeout or 0.0)
+                        continue
+                    if earliest is None or item.deadline < earliest:
+                        earliest = item.deadline
+            kept.append(item)
+        self._queue.clear()
+        self._queue.extend(kept)
+        if earliest is not None:
+            self._timer = loop.call_at(earliest, self._expire_jobs)
 
     def _dispatch(
         self, w: WorkerProcess, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply] | None
@@ -214,8 +253,6 @@ class WorkerPool:
             if isinstance(item, _Job):
                 if item.result.done():  # expired or abandoned
                     continue
-                if item.timer is not None:
-                    item.timer.cancel()
                 self._dispatch(worker, item.header, item.body, item.result)
                 return
             if not item.done():

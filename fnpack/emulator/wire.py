@@ -34,15 +34,38 @@ def encode(header: dict[str, Any], body: bytes = b"") -> list[bytes]:
 
 
 class FrameReader:
-    """Incremental decoder: feed it bytes as they arrive, get back complete ``(header, body)`` frames."""
+    """Incremental decoder: feed it bytes as they arrive, get back complete ``(header, body)`` frames.
 
-    __slots__ = ("_buf",)
+    With ``shared_headers``, small headers seen before (a handler's replies repeat theirs) are decoded
+    once and the same dict is handed out again: the caller must treat headers as read-only.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_buf", "_cache")
+
+    def __init__(self, shared_headers: bool = False) -> None:
         self._buf = bytearray()
+        self._cache: dict[bytes, dict[str, Any]] | None = {} if shared_headers else None
+
+    def _header(self, raw: bytes) -> dict[str, Any]:
+        cache = self._cache
+        if cache is None or len(raw) > 256:
+            return _loads(raw)
+        header = cache.get(raw)
+        if header is None:
+            header = _loads(raw)
+            if len(cache) >= 256:
+                cache.clear()
+            cache[raw] = header
+        return header
 
     def feed(self, data: bytes) -> list[tuple[dict[str, Any], bytes]]:
         buf = self._buf
+        if not buf and len(data) >= PREFIX_SIZE:
+            # the common case: exactly one whole frame, nothing buffered (no copy into the buffer)
+            hlen, blen = PREFIX.unpack_from(data)
+            hend = PREFIX_SIZE + hlen
+            if hend + blen == len(data):
+                return [(self._header(bytes(data[PREFIX_SIZE:hend])), bytes(data[hend:]))]
         buf += data
         frames = []
         start = 0
@@ -53,7 +76,7 @@ class FrameReader:
             if end > size:
                 break
             hstart = start + PREFIX_SIZE
-            header = _loads(buf[hstart : hstart + hlen])
+            header = self._header(bytes(buf[hstart : hstart + hlen]))
             frames.append((header, bytes(buf[hstart + hlen : end])))
             start = end
         if start:

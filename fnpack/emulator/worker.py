@@ -33,7 +33,7 @@ class WorkerProcess(asyncio.Protocol):
         self._env = env
         self._cwd = cwd
         self._on_control = on_control
-        self._reader = wire.FrameReader()
+        self._reader = wire.FrameReader(shared_headers=True)  # reply headers are only read
         self._transport: asyncio.Transport | None = None
         self._pending: asyncio.Future[Reply] | None = None
         self.proc: subprocess.Popen[bytes] | None = None
