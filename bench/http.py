@@ -1,7 +1,9 @@
 """HTTP emulator bench: wrk against ``fnpack run`` (1 and 2 workers) and a bare aiohttp echo server, same run.
 
 Target (DESIGN.md): one worker reaches at least 70% of the bare server's req/s; N workers scale to the cores.
-Usage: python bench/http.py [--duration 10] [--connections 32]
+When uvloop is installed, the same pair runs again on uvloop (``fnpack run --loop uvloop`` and a bare server on
+uvloop): each fnpack row is compared with the bare server on the same loop type.
+Usage: python bench/http.py [--duration 10] [--connections 32] [--loop asyncio|uvloop|both]
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ async def main(port):
     await asyncio.get_running_loop().create_server(server, "127.0.0.1", port)
     await asyncio.Event().wait()
 
-asyncio.run(main(int(sys.argv[1])))
+if sys.argv[2] == "uvloop":
+    import uvloop
+    uvloop.run(main(int(sys.argv[1])))
+else:
+    asyncio.run(main(int(sys.argv[1])))
 """
 
 WRK_SCRIPT = """
@@ -96,7 +102,19 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best kept (default 2)")
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop", "both"),
+        default=None,
+        help="event loop(s) to measure (default: both when uvloop is installed, else asyncio)",
+    )
     args = parser.parse_args()
+    has_uvloop = importlib.util.find_spec("uvloop") is not None
+    if args.loop is None:
+        args.loop = "both" if has_uvloop else "asyncio"
+    if args.loop != "asyncio" and not has_uvloop:
+        raise SystemExit("--loop uvloop needs the uvloop package: pip install uvloop")
+    loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     wrk = common.ensure_debian_tool("wrk", "wrk")
 
     work = Path(tempfile.mkdtemp(prefix="fnpack-bench-http-"))
@@ -118,25 +136,33 @@ def main() -> None:
         )
     )
 
-    def bare_server() -> tuple[subprocess.Popen[Any], str]:
+    def bare_server(loop: str) -> tuple[subprocess.Popen[Any], str]:
         port = common.free_port()
-        return subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)]), f"http://127.0.0.1:{port}/"
+        proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port), loop])
+        return proc, f"http://127.0.0.1:{port}/"
 
-    def emulator(workers: int) -> tuple[subprocess.Popen[Any], str]:
+    def emulator(workers: int, loop: str) -> tuple[subprocess.Popen[Any], str]:
         port = common.free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "fnpack.cli", "run", str(function), "--port", str(port),
-             "--workers", str(workers), "--log-level", "error"],
+             "--workers", str(workers), "--log-level", "error", "--loop", loop],
             cwd=ROOT,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         return proc, f"http://127.0.0.1:{port}/"
 
-    servers = {
-        "bare aiohttp": bare_server,
-        "fnpack run, 1 worker": lambda: emulator(1),
-        "fnpack run, 2 workers": lambda: emulator(2),
-    }
+    def label(name: str, loop: str) -> str:
+        return name if loop == "asyncio" else f"{name} (uvloop)"
+
+    servers: dict[str, Any] = {}
+    bare_of: dict[str, str] = {}  # row -> the bare row on the same loop type
+    for loop in loops:
+        bare = label("bare aiohttp", loop)
+        servers[bare] = lambda loop=loop: bare_server(loop)
+        servers[label("fnpack run, 1 worker", loop)] = lambda loop=loop: emulator(1, loop)
+        servers[label("fnpack run, 2 workers", loop)] = lambda loop=loop: emulator(2, loop)
+        for name in list(servers)[-3:]:
+            bare_of[name] = bare
     # interleaved rounds, best round per server: the machine may be shared, and noise only ever slows a run
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     for round_no in range(args.rounds):
@@ -150,20 +176,21 @@ def main() -> None:
             print(f"round {round_no + 1}: {name}: {runs[name][-1]['req_per_s']:,.0f} req/s", flush=True)
     results = {name: {**max(rs, key=lambda r: r["req_per_s"]), "rounds": rs} for name, rs in runs.items()}
 
-    bare_rps = results["bare aiohttp"]["req_per_s"]
     rows = []
     for name, r in results.items():
-        r["ratio_to_bare"] = r["req_per_s"] / bare_rps
+        r["ratio_to_bare"] = r["req_per_s"] / results[bare_of[name]]["req_per_s"]
         rows.append(
             [name, r["req_per_s"], r["p50_ms"], r["p90_ms"], r["p99_ms"], f"{r['ratio_to_bare']:.0%}"]
         )
     common.print_table(
         f"HTTP echo, wrk -t1 -c{args.connections} -d{args.duration}s, POST 24-byte body, best of {args.rounds}",
-        ["server", "req/s", "p50 ms", "p90 ms", "p99 ms", "vs bare"],
+        ["server", "req/s", "p50 ms", "p90 ms", "p99 ms", "vs bare (same loop)"],
         rows,
     )
-    target = results["fnpack run, 1 worker"]["ratio_to_bare"]
-    print(f"\n1 worker vs bare aiohttp: {target:.0%} (target >= 70%)")
+    print()
+    for loop in loops:
+        target = results[label("fnpack run, 1 worker", loop)]["ratio_to_bare"]
+        print(f"1 worker vs bare aiohttp, {loop}: {target:.0%} (target >= 70%)")
     path = common.write_results(
         "http",
         {"duration_s": args.duration, "connections": args.connections, "results": results, "target": 0.7},
