@@ -23,8 +23,34 @@ READY = "ready"  # worker -> trigger: module imported and init_context done
 FATAL = "fatal"  # worker -> trigger: could not start (import / init_context failed)
 CONTROL = "ctl"  # worker -> trigger: control message (explicit stream ack)
 
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
-_loads = json.loads
+_encode_checked = json.JSONEncoder(separators=(",", ":"), default=str).encode
+try:
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has it
+    _c_make_encoder = None
+
+if _c_make_encoder is not None:
+    # the C encoder json.JSONEncoder.encode builds on every call, built once (same output: compact,
+    # ASCII, default=str); no circular-reference bookkeeping: a cycle hits the recursion limit instead,
+    # and is then encoded again the usual way for the usual error
+    _c_encode = _c_make_encoder(
+        None, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+
+    def _dumps(obj: Any) -> str:
+        try:
+            return "".join(_c_encode(obj, 0))
+        except RecursionError:
+            return _encode_checked(obj)
+
+else:  # pragma: no cover
+    _dumps = _encode_checked
+
+_decode = json.JSONDecoder().decode
+
+
+def _loads(raw: bytes) -> Any:
+    return _decode(raw.decode("utf-8"))  # frames are ASCII JSON: no encoding detection needed
 
 
 def encode(header: dict[str, Any], body: bytes = b"") -> list[bytes]:
