@@ -64,7 +64,7 @@ def test_error_stream_on_kafka_gets_payload_error_and_step(kafka_broker):
     resp = server.test(body={"a": 1}, event_id="bad-1", silent=True, get_body=False)
     assert resp.status_code == 400
     assert server.test(body={"missing": 2}) == 2  # processing continues
-    (record,) = read_topic(kafka_broker, topic, 1)
+    (record,) = read_topic(kafka_broker, topic, 1, timeout=60)
     assert record["event"] == {"id": "bad-1", "body": {"a": 1}}
     assert record["source"] == "fails"
     assert record["message"] == "KeyError: 'missing'"
