@@ -135,7 +135,10 @@ def test_invoke_errors_are_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["invoke", "http://127.0.0.1:9", "--timeout", "2"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("fnpack invoke: error: GET http://127.0.0.1:9/: cannot connect (connection refused)") and "\n" not in err
+    assert (
+        err.startswith("fnpack invoke: error: GET http://127.0.0.1:9/: cannot connect (connection refused)")
+        and "\n" not in err
+    )
     assert main(["invoke", "http://127.0.0.1:9", "-H", "novalue"]) == 1
     assert "expected KEY:VALUE" in capsys.readouterr().err
 
