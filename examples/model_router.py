@@ -110,6 +110,7 @@ def build(use_sklearn: bool = False) -> fnpack.ServingFunction:
     fn = fnpack.new_function("model-router")
     fn.add_model("iris", class_name=IrisClassifier, use_sklearn=use_sklearn)
     fn.add_model("price:v1", class_name=LinearRegressor, coef=[3.0, 0.5], intercept=10.0)
+    fn.with_http(workers=2)
     return fn
 
 
