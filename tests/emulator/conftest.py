@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 import yaml
 from kafka_broker import kafka_broker  # noqa: F401  (session fixture: a real Tansu broker)
+from polling import wait_for  # noqa: F401  (re-exported for the tests here)
 
 
 def function_config(
@@ -43,15 +43,3 @@ def write_function(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)

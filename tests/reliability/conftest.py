@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 from kafka_broker import kafka_broker  # noqa: F401  (session fixture: a real Tansu broker)
+from polling import wait_for  # noqa: F401  (re-exported for the tests here)
 
 from fnpack.emulator import ServedFunction, serve
 from fnpack.package.function import write_function
@@ -52,18 +52,6 @@ def assert_serving(fn: ServedFunction, pids: list[int] | None = None) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["outputs"] == [0]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def report(request: pytest.FixtureRequest, name: str, value: Any) -> None:
