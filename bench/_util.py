@@ -1,26 +1,14 @@
-"""Small helpers shared by the bench scripts: timing loops, tables, results files."""
+"""Timing helpers of the in-process bench scripts; tables, results files and machine info come from
+``_common`` (re-exported here so every script imports one module)."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import statistics
-import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from _common import RESULTS, machine_info, print_table, write_results
 
-
-def machine_info() -> dict:
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+__all__ = ["RESULTS", "machine_info", "median", "print_table", "rate_and_latency", "write_results"]
 
 
 def rate_and_latency(call, n: int, warmup: int = 2000) -> dict:
@@ -48,29 +36,3 @@ def rate_and_latency(call, n: int, warmup: int = 2000) -> dict:
 
 def median(values):
     return statistics.median(values)
-
-
-def print_table(title: str, columns: list[str], rows: list[list]) -> None:
-    cells = [[str(c) for c in columns]] + [[_fmt(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    print(f"\n{title}")
-    for i, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        if value >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.2f}"
-    return str(value)
-
-
-def write_results(name: str, data: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{name}-{stamp}.json"
-    path.write_text(json.dumps({"machine": machine_info(), **data}, indent=2))
-    return path
