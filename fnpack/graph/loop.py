@@ -53,9 +53,6 @@ class LoopThread:
 
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def call_soon(self, callback, *args) -> None:
-        self.loop.call_soon_threadsafe(callback, *args)
-
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
         if loop is None:

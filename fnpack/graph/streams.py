@@ -7,7 +7,6 @@ when their module is imported, so the runtime imports a client only when a graph
 from __future__ import annotations
 
 import importlib
-import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
@@ -52,7 +51,3 @@ def get_stream_pusher(path: str, **options):
             f"unsupported stream path {path!r}: known schemes are {', '.join(sorted(_FACTORIES))}://"
         )
     return factory(path, **options)
-
-
-def to_json_bytes(data) -> bytes:
-    return json.dumps(data, default=str).encode()
