@@ -15,7 +15,7 @@ use the Emulator directly: ``await em.start(); await em.wait_ready(); ...; await
 What runs: the base64 ``spec.build.functionSourceCode`` is written as ``<module>.py`` into a private work
 directory; each worker is a fresh ``python`` process started there that imports it as nuclio's wrapper does,
 calls ``init_context(context)`` once and ``handler(context, event)`` per event, one event at a time.
-``spec.env`` is applied. Triggers: ``http`` (aiohttp, ``workerAvailabilityTimeoutMilliseconds`` → 503,
+``spec.env`` is applied. Triggers: ``http`` (HTTP/1.1 on the httptools parser, ``workerAvailabilityTimeoutMilliseconds`` → 503,
 ``attributes.maxRequestBodySize`` → 413), ``kafka-cluster`` (at-least-once, explicit ack, drain on
 rebalance) and ``cron`` (``interval`` / ``schedule``). Dead workers are reported and restarted with
 backoff; SIGUSR1 / SIGUSR2 reach the termination / drain callbacks as in nuclio. Trigger process and

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fnpack.emulator.errors import EmulatorError, NoWorkerAvailable, WorkerDied
-from fnpack.emulator.worker import ControlHandler, Reply, WorkerProcess, describe_exit
+from fnpack.emulator.worker import Answer, ControlHandler, WorkerProcess, describe_exit
 
 log = logging.getLogger("fnpack.emulator")
 
@@ -25,16 +25,16 @@ class _Job:
     __slots__ = ("body", "deadline", "header", "result", "timeout")
 
     def __init__(
-        self, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply], timeout: float | None
+        self, header: dict[str, Any], body: bytes, result: Answer, timeout: float | None, now: float
     ) -> None:
         self.header = header
         self.body = body
         self.result = result
         self.timeout = timeout
-        self.deadline = None if timeout is None else result.get_loop().time() + timeout
+        self.deadline = None if timeout is None else now + timeout
 
 
-def _expire(fut: asyncio.Future[Any], timeout: float) -> None:
+def _expire(fut: Answer, timeout: float) -> None:
     if not fut.done():
         fut.set_exception(NoWorkerAvailable(f"no worker became available within {timeout * 1000:g} ms"))
 
@@ -152,22 +152,26 @@ class WorkerPool:
             await asyncio.wait([w.exited for w in stragglers], timeout=5)
 
     # -- dispatch --------------------------------------------------------------------------------
-    def submit(self, header: dict[str, Any], body: bytes, timeout: float | None) -> asyncio.Future[Reply]:
+    def submit(
+        self, header: dict[str, Any], body: bytes, timeout: float | None, answer: Answer | None = None
+    ) -> Answer:
         """Send one event to the first free worker, queueing it up to ``timeout`` seconds (None: forever).
 
-        The future gives ``(reply_header, reply_body)``, or raises NoWorkerAvailable (timeout, shutdown)
-        or WorkerDied. A queued event is written to a worker the moment that worker's previous reply
-        arrives, so a worker does not sit idle while the trigger process catches up.
+        The future (``answer`` when given: any object with a future's ``done``/``set_result``/
+        ``set_exception``, called synchronously) gives ``(reply_header, reply_body)``, or raises
+        NoWorkerAvailable (timeout, shutdown) or WorkerDied. A queued event is written to a worker the
+        moment that worker's previous reply arrives, so a worker does not sit idle while the trigger
+        process catches up.
         """
         idle = self._idle
         while idle:
             w = idle.popleft()
             if w.alive:
-                return self._dispatch(w, header, body, None)
+                return self._dispatch(w, header, body, answer)
         if self._stopping:
             raise NoWorkerAvailable("the function is shutting down")
         loop = asyncio.get_running_loop()
-        job = _Job(header, body, loop.create_future(), timeout)
+        job = _Job(header, body, answer or loop.create_future(), timeout, loop.time())
         self._queue.append(job)
         if job.deadline is not None:
             timer = self._timer
@@ -205,18 +209,19 @@ class WorkerPool:
             self._timer = loop.call_at(earliest, self._expire_jobs)
 
     def _dispatch(
-        self, w: WorkerProcess, header: dict[str, Any], body: bytes, result: asyncio.Future[Reply] | None
-    ) -> asyncio.Future[Reply]:
+        self, w: WorkerProcess, header: dict[str, Any], body: bytes, result: Answer | None
+    ) -> Answer:
+        if result is None:
+            result = asyncio.get_running_loop().create_future()
         w.busy = True
         try:
-            fut = w.call(header, body, result)
+            w.send_event(header, body, result)
         except WorkerDied as exc:
             w.busy = False
-            fut = result or asyncio.get_running_loop().create_future()
-            fut.set_exception(exc)
-            return fut
-        w.on_free = self.release  # called from the reply frame, before the awaiting task resumes
-        return fut
+            result.set_exception(exc)
+            return result
+        w.on_free = self.release  # called from the reply frame, before the answer is delivered
+        return result
 
     async def acquire(self, timeout: float | None = None) -> WorkerProcess:
         """A free worker for the caller to use and ``release``; waits up to ``timeout`` → NoWorkerAvailable."""

@@ -7,12 +7,25 @@ import signal
 import socket
 import subprocess
 from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from fnpack.emulator import wire
 from fnpack.emulator.errors import WorkerDied
 
 Reply = tuple[dict[str, Any], bytes]
+
+
+class Answer(Protocol):
+    """Where a worker's reply goes: an ``asyncio.Future``, or an object with the same three methods that
+    acts on the reply right away (the HTTP trigger's requests) instead of on the next loop pass."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Reply) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
 ControlHandler = Callable[["WorkerProcess", dict[str, Any]], None]
 
 
@@ -35,7 +48,7 @@ class WorkerProcess(asyncio.Protocol):
         self._on_control = on_control
         self._reader = wire.FrameReader(shared_headers=True)  # reply headers are only read
         self._transport: asyncio.Transport | None = None
-        self._pending: asyncio.Future[Reply] | None = None
+        self._pending: Answer | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.fatal: str | None = None  # the worker's own one-line reason when it could not start
         self.ready: asyncio.Future[None]
@@ -72,19 +85,19 @@ class WorkerProcess(asyncio.Protocol):
             theirs.close()
         await loop.create_unix_connection(lambda: self, sock=ours)
 
-    def call(
-        self, header: dict[str, Any], body: bytes = b"", fut: asyncio.Future[Reply] | None = None
-    ) -> asyncio.Future[Reply]:
-        """Send one event; the future (``fut`` when given) gives ``(reply_header, reply_body)`` or raises
-        WorkerDied."""
+    def call(self, header: dict[str, Any], body: bytes = b"") -> asyncio.Future[Reply]:
+        """Send one event; the future gives ``(reply_header, reply_body)`` or raises WorkerDied."""
+        fut: asyncio.Future[Reply] = self.exited.get_loop().create_future()
+        self.send_event(header, body, fut)
+        return fut
+
+    def send_event(self, header: dict[str, Any], body: bytes, answer: Answer) -> None:
+        """Send one event; ``answer`` gets ``(reply_header, reply_body)`` or WorkerDied."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise WorkerDied(f"worker {self.worker_id} is not running")
-        if fut is None:
-            fut = self.exited.get_loop().create_future()
-        self._pending = fut
+        self._pending = answer
         transport.writelines(wire.encode(header, body))
-        return fut
 
     def call_batch(self, header: dict[str, Any], bodies: list[bytes]) -> asyncio.Future[Reply]:
         """Send stream events of one partition (columnar ``header``, see the wrapper) to be handled one
@@ -112,11 +125,11 @@ class WorkerProcess(asyncio.Protocol):
             kind = header.get("k")
             if kind == wire.REPLY or kind == wire.BATCH_REPLY:
                 fut, self._pending = self._pending, None
-                if fut is not None and not fut.done():
-                    fut.set_result((header, body))
                 on_free, self.on_free = self.on_free, None
                 if on_free is not None:
-                    on_free(self)  # the pool hands the next queued event over right away
+                    on_free(self)  # first the next queued event to the worker, then the answer
+                if fut is not None and not fut.done():
+                    fut.set_result((header, body))
             elif kind == wire.CONTROL:
                 if self._on_control is not None:
                     self._on_control(self, header.get("msg") or {})

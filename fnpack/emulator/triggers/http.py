@@ -1,33 +1,207 @@
-"""The HTTP trigger: an aiohttp low-level server handing each request to a free worker."""
+"""The HTTP trigger: an HTTP/1.1 server in the trigger process handing each request to a free worker.
+
+The protocol is an ``asyncio.Protocol`` over the ``httptools`` parser (llhttp, the parser behind node.js)
+rather than aiohttp's server: aiohttp's request and response objects cost about 27 µs per request on this
+kind of machine, more than the whole budget the emulator has next to a bare aiohttp server. Here a
+request costs a few µs: the parser's callbacks collect the request line, headers and body, the event
+goes to the worker pool as a frame header plus the raw body, and the reply is written as one prebuilt
+buffer. One request per connection is handled at a time (pipelined requests wait their turn, answered in
+order); a malformed request gets a one-line 4xx and the connection is closed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import re
 import time
 import uuid
+from collections import deque
+from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
-from aiohttp.web_request import BaseRequest
-from multidict import CIMultiDict
+import httptools
 
 from fnpack.emulator.config import TriggerConfig
 from fnpack.emulator.errors import FunctionConfigError, NoWorkerAvailable, WorkerDied
 from fnpack.emulator.pool import WorkerPool
+from fnpack.emulator.worker import Reply
 
 log = logging.getLogger("fnpack.emulator")
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024  # nuclio's (fasthttp's) default request body limit
 DEFAULT_AVAILABILITY_TIMEOUT_MS = 10_000
-_CONTENT_TYPE = "Content-Type"
+MAX_TARGET = 8190  # request target bytes (aiohttp's and most servers' request-line limit)
+MAX_HEADER_BYTES = 64 * 1024  # all header names and values of one request
+MAX_QUEUED = 16  # pipelined requests buffered per connection before reading pauses
+KEEPALIVE_TIMEOUT = 75.0  # an idle connection is closed after this many seconds
+_SWEEP_EVERY = 5.0
+LINGER = 2.0  # seconds a rejected request's unread body is drained before the connection is dropped
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+# headers the trigger writes itself; a handler's value for them is ignored
+_OWN_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "connection", "date"})
 
 
-def _text(status: int, message: str) -> web.Response:
-    return web.Response(status=status, text=message + "\n")
+def _status_line(status: int) -> bytes:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    return f"HTTP/1.1 {status} {reason}\r\n".encode()
+
+
+_STATUS_LINES: dict[int, bytes] = {}
+_PATHS_CACHED = 256  # request targets remembered with their decoded path
+
+
+class _Date:
+    """The Date header, formatted once per second."""
+
+    __slots__ = ("_second", "value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self.value = b""
+
+    def get(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self.value = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        return self.value
+
+
+_DATE = _Date()
+
+
+class InvalidResponse(ValueError):
+    """The handler's reply cannot be sent as HTTP (bad status, header name or value)."""
+
+
+CLOSE = b"Connection: close\r\n"
+KEEP_ALIVE = b"Connection: keep-alive\r\n"  # said to HTTP/1.0 clients that asked for it
+
+
+def render(
+    status: Any,
+    content_type: str,
+    headers: dict[str, Any] | None,
+    body: bytes,
+    *,
+    head: bool = False,
+    connection: bytes = b"",
+) -> bytes:
+    """The whole HTTP/1.1 response as one buffer; raises InvalidResponse for what HTTP cannot carry.
+
+    ``connection`` is the Connection header line (b"": none, the HTTP/1.1 keep-alive default)."""
+    if isinstance(status, bool) or not isinstance(status, int):
+        try:
+            status = int(status)
+        except (TypeError, ValueError):
+            raise InvalidResponse(f"status {status!r} is not an integer") from None
+    if not 200 <= status <= 599:
+        raise InvalidResponse(f"status {status} is outside 200-599")
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = _status_line(status)
+    if _BAD_VALUE.search(content_type):
+        raise InvalidResponse("the content type contains a line break")
+    parts = [line, b"Content-Type: ", content_type.encode("latin-1", "replace"), b"\r\n"]
+    if headers:
+        for name, value in headers.items():
+            name = str(name)
+            if name.lower() in _OWN_HEADERS:
+                continue
+            value = value if isinstance(value, str) else str(value)
+            if not _TOKEN.match(name):
+                raise InvalidResponse(f"header name {name[:40]!r} is not a valid HTTP token")
+            if _BAD_VALUE.search(value):
+                raise InvalidResponse(f"header {name!r} has a line break in its value")
+            parts.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+    bodyless = status in (204, 304)
+    if not bodyless:
+        parts.append(b"Content-Length: %d\r\n" % len(body))
+    parts.append(_DATE.get())
+    parts.append(connection)
+    parts.append(b"\r\n")
+    if not (head or bodyless):
+        parts.append(body)
+    return b"".join(parts)
+
+
+def text_response(status: int, message: str, *, connection: bytes = b"", head: bool = False) -> bytes:
+    """A one-line text answer (the trigger's own errors)."""
+    body = (message + "\n").encode()
+    return render(status, "text/plain; charset=utf-8", None, body, head=head, connection=connection)
+
+
+class _Reject(Exception):
+    """Raised in a parser callback: answer ``status``/``message`` and close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Stop(Exception):
+    """Raised in a parser callback: parse nothing more on this connection."""
+
+
+class _Request:
+    """One parsed request, and where the worker's answer to it goes (the pool calls ``set_result`` or
+    ``set_exception`` as on a future, and the answer is written right away)."""
+
+    __slots__ = (
+        "body",
+        "conn",
+        "connection",
+        "content_type",
+        "finished",
+        "headers",
+        "host",
+        "method",
+        "target",
+    )
+
+    def __init__(
+        self,
+        conn: _Connection,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        host: str,
+        content_type: str,
+        body: bytes,
+        connection: bytes,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.host = host
+        self.content_type = content_type
+        self.body = body
+        self.connection = connection  # the Connection header line of the answer (b"": keep-alive, 1.1)
+        self.conn = conn
+        self.finished = False
+
+    def done(self) -> bool:
+        return self.finished
+
+    def set_result(self, result: Reply) -> None:
+        if not self.finished:
+            self.finished = True
+            self.conn.answer(self, result, None)
+
+    def set_exception(self, exception: BaseException) -> None:
+        if not self.finished:
+            self.finished = True
+            self.conn.answer(self, None, exception)
 
 
 class HttpTrigger:
@@ -51,15 +225,17 @@ class HttpTrigger:
                 raise FunctionConfigError(f"trigger {self.name!r}: {what} must be a non-negative integer")
         self.availability_timeout = timeout_ms / 1000.0
         self.max_body = max_body
+        self.keepalive_timeout = KEEPALIVE_TIMEOUT
         self.pool: WorkerPool | None = None
         # event ids: UUID-shaped, a random uuid4 prefix per trigger and a counter (no syscall per event)
         self._id_prefix = str(uuid.uuid4())[:24]
         self._ids = itertools.count(1)
-        self._server: web.Server | None = None
         self._listener: asyncio.AbstractServer | None = None
-        # request target as sent -> (path, path_qs) as aiohttp/yarl decode them: paths repeat, decoding is ~1.5 us
+        self._connections: set[_Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closing = False
+        # request target as sent -> (path, url without scheme and host): paths repeat, decoding them does not
         self._paths: dict[str, tuple[str, str]] = {}
-        self._cl_digits = len(str(max_body))  # a shorter Content-Length value is within the limit
 
     @property
     def _authority(self) -> str:
@@ -73,53 +249,54 @@ class HttpTrigger:
     async def start(self, pool: WorkerPool) -> None:
         loop = asyncio.get_running_loop()
         self.pool = pool
-        max_body = self.max_body
-
-        def make_request(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> BaseRequest:
-            return BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_body)
-
-        # auto_decompress=False: like nuclio's trigger, hand the body over as sent (Content-Encoding and all)
-        self._server = web.Server(
-            self._handle, request_factory=make_request, access_log=None, auto_decompress=False
-        )
         try:
-            self._listener = await loop.create_server(self._server, self.host, self.port)
+            self._listener = await loop.create_server(
+                lambda: _Connection(self), self.host, self.port, backlog=1024
+            )
         except OSError as exc:
             raise FunctionConfigError(
                 f"trigger {self.name!r}: cannot listen on {self.host}:{self.port}: {exc.strerror}"
             )
         self.port = self._listener.sockets[0].getsockname()[1]
+        self._sweeper = loop.call_later(_SWEEP_EVERY, self._sweep)
 
     async def stop_accepting(self) -> None:
         if self._listener is not None:
             self._listener.close()
+            self._listener = None
 
     async def stop(self, grace: float) -> None:
+        """Stop accepting; close idle connections now, busy ones after their answer or after ``grace``."""
         await self.stop_accepting()
-        if self._server is not None:
-            await self._server.shutdown(grace)
+        self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for conn in list(self._connections):
+            conn.close_when_idle()
+        deadline = time.monotonic() + grace
+        while self._connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for conn in list(self._connections):
+            conn.abort()
 
-    async def _handle(self, request: BaseRequest) -> web.StreamResponse:
-        headers = request.headers
-        declared = headers.get("Content-Length")
-        if declared is not None and len(declared) >= self._cl_digits:
-            length = request.content_length
-            if length is not None and length > self.max_body:
-                return _text(
-                    413, f"request body of {length} bytes exceeds the limit of {self.max_body} bytes"
-                )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _text(413, f"request body exceeds the limit of {self.max_body} bytes")
-        except (RequestPayloadError, HttpProcessingError) as exc:
-            return _text(400, f"malformed request body: {_first_line(exc)}")
-        target = request.raw_path
+    def _sweep(self) -> None:
+        """Close keep-alive connections idle for longer than ``keepalive_timeout``."""
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self.keepalive_timeout
+        for conn in list(self._connections):
+            if conn.last_active < cutoff and conn.idle:
+                conn.abort()
+        self._sweeper = loop.call_later(_SWEEP_EVERY, self._sweep)
+
+    def event_header(self, request: _Request) -> dict[str, Any]:
+        """The frame header of one event: every field nuclio's HTTP trigger sets."""
+        target = request.target
         known = self._paths.get(target)
         if known is None:
-            known = (request.path, request.path_qs)
+            known = _split_target(target)
             if "?" not in target and len(target) <= 256:
-                if len(self._paths) >= 256:
+                if len(self._paths) >= _PATHS_CACHED:
                     self._paths.clear()
                 self._paths[target] = known
         path, path_qs = known
@@ -128,35 +305,289 @@ class HttpTrigger:
             "id": f"{self._id_prefix}{next(self._ids):012x}",
             "method": request.method,
             "path": path,
-            "url": f"http://{headers.get('Host', self._authority)}{path_qs}",
-            "headers": dict(headers),
-            "content_type": headers.get("Content-Type", ""),
+            "url": f"http://{request.host or self._authority}{path_qs}",
+            "headers": request.headers,
+            "content_type": request.content_type,
             "timestamp": time.time(),
         }
-        if "?" in target and request.query_string:
-            header["fields"] = dict(request.query)
-        pool = self.pool
-        assert pool is not None
+        if "?" in path_qs:
+            query = path_qs.split("?", 1)[1].split("#", 1)[0]
+            if query:
+                fields: dict[str, str] = {}
+                for key, value in parse_qsl(query, keep_blank_values=True):
+                    fields.setdefault(key, value)
+                header["fields"] = fields
+        return header
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    """(decoded path, path and query as sent) of a request target in origin or absolute form."""
+    if target.startswith("/"):
+        path_qs = target
+    elif target.startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        path_qs = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    else:  # "*" (OPTIONS) or an authority (CONNECT): no path to decode
+        return target, target
+    raw_path = path_qs.split("?", 1)[0].split("#", 1)[0]
+    return unquote(raw_path, errors="surrogateescape"), path_qs
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: parse requests, hand them to the pool one at a time, write the answers."""
+
+    def __init__(self, trigger: HttpTrigger) -> None:
+        self.trigger = trigger
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.loop = asyncio.get_running_loop()
+        self.last_active = self.loop.time()
+        self.queue: deque[_Request | bytes] = deque()  # parsed requests, or a last answer (bytes)
+        self.current: _Request | None = None  # the request whose answer is being waited for
+        self.write_paused = False
+        self.read_paused = False
+        self.closing = False  # close once the queued requests are answered
+        self.broken = False  # nothing more is read: the parser stopped, or the client asked to close
+        self.eof = False  # the client has closed its side
+        # the request being parsed
+        self._target: list[bytes] = []
+        self._target_size = 0
+        self._headers: dict[str, str] = {}
+        self._seen: set[str] = set()  # lower-cased header names
+        self._header_bytes = 0
+        self._host = ""
+        self._content_type = ""
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    @property
+    def idle(self) -> bool:
+        return self.current is None and not self.queue
+
+    # -- asyncio.Protocol --------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.trigger._connections.add(self)
+        if self.trigger._closing:
+            self.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.trigger._connections.discard(self)
+        self.transport = None
+        self.queue.clear()
+        current, self.current = self.current, None
+        if current is not None:
+            current.finished = True  # a queued event is dropped; one a worker holds finishes, unanswered
+
+    def data_received(self, data: bytes) -> None:
+        if self.broken:
+            return
+        self.last_active = self.loop.time()
         try:
-            reply, out = await pool.submit(header, body, self.availability_timeout)
-        except (NoWorkerAvailable, WorkerDied) as exc:
-            return _text(503, str(exc))
-        return _response(reply, out)
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # no protocol switch (Upgrade, CONNECT): the request itself is answered, then the connection closed
+            self._stop_reading(None)
+        except httptools.HttpParserCallbackError as exc:
+            reject = exc.__context__
+            if isinstance(reject, _Reject):
+                self._stop_reading(text_response(reject.status, reject.message, connection=CLOSE))
+            elif not isinstance(reject, _Stop):  # a bug in a callback below: still one line to the client
+                log.error("trigger %s: request parsing failed: %r", self.trigger.name, reject)
+                self._stop_reading(text_response(400, "malformed request", connection=CLOSE))
+        except httptools.HttpParserError as exc:
+            # when broken: data after a "Connection: close" request, neither read nor answered
+            if not self.broken:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self._stop_reading(text_response(400, f"malformed request: {reason}", connection=CLOSE))
+        if len(self.queue) >= MAX_QUEUED and not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+        self._next()
 
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.broken = True
+        if self.idle:
+            return False  # nothing left to answer: close
+        self.closing = True
+        return True  # keep the write side open for the answers still due
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    def pause_writing(self) -> None:
+        self.write_paused = True
 
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._next()
 
-def _response(reply: dict[str, Any], body: bytes) -> web.Response:
-    extra = reply.get("h")
-    if extra:
-        headers = CIMultiDict((k, v if isinstance(v, str) else str(v)) for k, v in extra.items())
-        headers["Content-Type"] = reply.get("c") or "text/plain"
-    else:
-        headers = CIMultiDict(((_CONTENT_TYPE, reply.get("c") or "text/plain"),))
-    try:
-        return web.Response(status=int(reply.get("s", 200)), body=body, headers=headers)
-    except (TypeError, ValueError) as exc:
-        return _text(500, f"the handler returned an invalid response: {exc}")
+    # -- httptools callbacks -----------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.broken:  # a pipelined request after one that closes the connection
+            raise _Stop
+        self._target = []
+        self._target_size = 0
+        self._headers = {}
+        self._seen = set()
+        self._header_bytes = 0
+        self._host = ""
+        self._content_type = ""
+        self._body = []
+        self._body_size = 0
+
+    def on_url(self, part: bytes) -> None:
+        self._target.append(part)
+        self._target_size += len(part)
+        if self._target_size > MAX_TARGET:
+            raise _Reject(414, f"the request target is longer than {MAX_TARGET} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise _Reject(431, f"the request headers are larger than {MAX_HEADER_BYTES} bytes")
+        key = name.decode("latin-1")
+        lower = key.lower()
+        if lower in self._seen:  # repeated: the first one counts, as in nuclio's event.headers
+            return
+        self._seen.add(lower)
+        text = value.decode("utf-8", "surrogateescape")
+        self._headers[key] = text
+        if lower == "content-type":
+            self._content_type = text
+        elif lower == "host":
+            self._host = text
+        elif lower == "content-length":
+            limit = self.trigger.max_body
+            if text.isdigit() and int(text) > limit:
+                raise _Reject(413, f"request body of {int(text)} bytes exceeds the limit of {limit} bytes")
+
+    def on_headers_complete(self) -> None:
+        if "expect" in self._seen and self.idle and self.transport is not None:
+            expect = next(v for k, v in self._headers.items() if k.lower() == "expect")
+            if expect.lower() == "100-continue":  # the body is wanted: say so now rather than after 1 s
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, part: bytes) -> None:
+        self._body_size += len(part)
+        limit = self.trigger.max_body
+        if self._body_size > limit:
+            raise _Reject(413, f"request body exceeds the limit of {limit} bytes")
+        self._body.append(part)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        body = self._body
+        target = self._target
+        if parser.should_keep_alive():
+            connection = KEEP_ALIVE if parser.get_http_version() == "1.0" else b""
+        else:
+            connection = CLOSE
+        self.queue.append(
+            _Request(
+                self,
+                parser.get_method().decode("latin-1"),
+                (target[0] if len(target) == 1 else b"".join(target)).decode("utf-8", "surrogateescape"),
+                self._headers,
+                self._host,
+                self._content_type,
+                body[0] if len(body) == 1 else b"".join(body),
+                connection,
+            )
+        )
+        if connection is CLOSE:  # what the client sends after this is not read
+            self._stop_reading(None)
+
+    # -- answering ---------------------------------------------------------------------------------
+    def _stop_reading(self, answer: bytes | None) -> None:
+        """Nothing more is read: answer what was parsed (then ``answer``), then close."""
+        self.broken = True
+        self.closing = True
+        if answer is not None:
+            self.queue.append(answer)
+
+    def _next(self) -> None:
+        """Start on the next queued request unless one is in flight or the client is not reading."""
+        while self.current is None and not self.write_paused and self.transport is not None:
+            if not self.queue:
+                if self.closing:
+                    self._finish()
+                elif self.read_paused:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                return
+            item = self.queue.popleft()
+            if isinstance(item, bytes):  # the answer to a request that could not be parsed
+                self.queue.clear()
+                self._write(item)
+                continue
+            trigger = self.trigger
+            pool = trigger.pool
+            assert pool is not None
+            self.current = item  # before submit: a dead worker answers within it
+            try:
+                pool.submit(trigger.event_header(item), item.body, trigger.availability_timeout, item)
+            except (NoWorkerAvailable, WorkerDied) as exc:
+                self.current = None
+                self._write(
+                    text_response(503, str(exc), connection=item.connection, head=item.method == "HEAD")
+                )
+                continue
+            return  # answer() writes the answer and comes back here
+
+    def answer(self, request: _Request, result: Reply | None, error: BaseException | None) -> None:
+        """The worker answered ``request`` (or the pool gave up on it): write the answer, start the next."""
+        if request is not self.current:  # the connection is gone: nothing to answer
+            return
+        self.current = None
+        head = request.method == "HEAD"
+        connection = request.connection
+        if result is None:
+            answer = text_response(503, str(error), connection=connection, head=head)
+        else:
+            reply, out = result
+            try:
+                answer = render(
+                    reply.get("s", 200),
+                    reply.get("c") or "text/plain",
+                    reply.get("h"),
+                    out,
+                    head=head,
+                    connection=connection,
+                )
+            except InvalidResponse as exc:
+                message = f"the handler returned an invalid response: {exc}"
+                answer = text_response(500, message, connection=connection, head=head)
+        self._write(answer)
+        self._next()
+
+    def _write(self, answer: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(answer)
+            self.last_active = self.loop.time()
+
+    def _finish(self) -> None:
+        """Close after the answers are written. While the client has not closed its side it may still be
+        sending (a body answered 413 before it was read, requests after a ``Connection: close``): closing
+        a socket with unread data resets the connection, and the client would see the reset instead of
+        the answer. So half-close, drain until the client closes, and drop the connection after LINGER."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not self.eof and transport.can_write_eof():
+            self.eof = True  # once
+            transport.write_eof()
+            if self.read_paused:
+                self.read_paused = False
+                transport.resume_reading()
+            self.loop.call_later(LINGER, self.abort)
+        else:
+            transport.close()
+
+    def close_when_idle(self) -> None:
+        """Stop reading; close now when nothing is due, else after the answers still due."""
+        self._stop_reading(None)
+        if self.idle:
+            self._finish()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
