@@ -130,6 +130,16 @@ def collect() -> list[dict]:
                 rows.append(
                     row("emulator", f"HTTP {label} (req/s)", stats["req_per_s"], bare, bare_name, target)
                 )
+        scaling = http.get("scaling")
+        if scaling:
+            cores = scaling["cores"]
+            one = results["CPU-bound handler, 1 worker"]["req_per_s"]
+            many = results[f"CPU-bound handler, {cores} workers"]["req_per_s"]
+            # "N workers scale to the cores": at least 80% of linear, the rest is the trigger and wrk
+            rows.append(
+                row("emulator", f"HTTP CPU-bound handler, {cores} workers (req/s)", many, one, "1 worker",
+                    0.8 * cores)
+            )  # fmt: skip
     kafka = latest("kafka")
     if kafka:
         results = kafka["results"]

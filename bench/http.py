@@ -3,7 +3,9 @@
 Target (DESIGN.md): one worker reaches at least 70% of the bare server's req/s; N workers scale to the cores.
 When uvloop is installed, the same pair runs again on uvloop (``fnpack run --loop uvloop`` and a bare server on
 uvloop): each fnpack row is compared with the bare server on the same loop type.
-Usage: python bench/http.py [--duration 10] [--connections 32] [--loop asyncio|uvloop|both]
+Scaling: a CPU-bound handler (about 1 ms of Python per event) with 1 worker and with one worker per core;
+the echo cannot show it, since there the trigger process and wrk already fill the machine.
+Usage: python bench/http.py [--duration 10] [--connections 32] [--loop asyncio|uvloop|both] [--no-scaling]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import argparse  # noqa: E402
 import base64  # noqa: E402
 import importlib.util  # noqa: E402
+import os  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -59,6 +62,14 @@ if sys.argv[2] == "uvloop":
     uvloop.run(main(int(sys.argv[1])))
 else:
     asyncio.run(main(int(sys.argv[1])))
+"""
+
+BURN_HANDLER = """
+def handler(context, event):
+    total = 0
+    for i in range(30_000):  # about 1 ms of pure Python: the handler, not the plumbing, is the cost
+        total += i * i
+    return str(total)
 """
 
 WRK_SCRIPT = """
@@ -103,6 +114,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best kept (default 2)")
     parser.add_argument(
+        "--no-scaling", action="store_true", help="skip the CPU-bound handler run (1 worker vs one per core)"
+    )
+    parser.add_argument(
         "--loop",
         choices=("asyncio", "uvloop", "both"),
         default=None,
@@ -120,31 +134,37 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fnpack-bench-http-"))
     script = work / "post.lua"
     script.write_text(WRK_SCRIPT)
-    function = work / "function.yaml"
-    function.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "nuclio.io/v1",
-                "kind": "Function",
-                "metadata": {"name": "echo"},
-                "spec": {
-                    "runtime": "python:3.11",
-                    "handler": "echo:handler",
-                    "build": {"functionSourceCode": base64.b64encode(ECHO_HANDLER.encode()).decode()},
-                },
-            }
+
+    def write_function(name: str, source: str) -> Path:
+        path = work / f"{name}.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "nuclio.io/v1",
+                    "kind": "Function",
+                    "metadata": {"name": name},
+                    "spec": {
+                        "runtime": "python:3.11",
+                        "handler": f"{name}:handler",
+                        "build": {"functionSourceCode": base64.b64encode(source.encode()).decode()},
+                    },
+                }
+            )
         )
-    )
+        return path
+
+    function = write_function("echo", ECHO_HANDLER)
+    burn = write_function("burn", BURN_HANDLER)
 
     def bare_server(loop: str) -> tuple[subprocess.Popen[Any], str]:
         port = common.free_port()
         proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port), loop])
         return proc, f"http://127.0.0.1:{port}/"
 
-    def emulator(workers: int, loop: str) -> tuple[subprocess.Popen[Any], str]:
+    def emulator(workers: int, loop: str, path: Path = function) -> tuple[subprocess.Popen[Any], str]:
         port = common.free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fnpack.cli", "run", str(function), "--port", str(port),
+            [sys.executable, "-m", "fnpack.cli", "run", str(path), "--port", str(port),
              "--workers", str(workers), "--log-level", "error", "--loop", loop],
             cwd=ROOT,
             stderr=subprocess.DEVNULL,
@@ -163,6 +183,10 @@ def main() -> None:
         servers[label("fnpack run, 2 workers", loop)] = lambda loop=loop: emulator(2, loop)
         for name in list(servers)[-3:]:
             bare_of[name] = bare
+    cores = os.cpu_count() or 1
+    if not args.no_scaling:
+        servers["CPU-bound handler, 1 worker"] = lambda: emulator(1, "asyncio", burn)
+        servers[f"CPU-bound handler, {cores} workers"] = lambda: emulator(cores, "asyncio", burn)
     # interleaved rounds, best round per server: the machine may be shared, and noise only ever slows a run
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     for round_no in range(args.rounds):
@@ -178,6 +202,8 @@ def main() -> None:
 
     rows = []
     for name, r in results.items():
+        if name not in bare_of:
+            continue
         r["ratio_to_bare"] = r["req_per_s"] / results[bare_of[name]]["req_per_s"]
         rows.append(
             [name, r["req_per_s"], r["p50_ms"], r["p90_ms"], r["p99_ms"], f"{r['ratio_to_bare']:.0%}"]
@@ -187,6 +213,22 @@ def main() -> None:
         ["server", "req/s", "p50 ms", "p90 ms", "p99 ms", "vs bare (same loop)"],
         rows,
     )
+    scaling = None
+    if not args.no_scaling:
+        one = results["CPU-bound handler, 1 worker"]
+        many = results[f"CPU-bound handler, {cores} workers"]
+        scaling = {"cores": cores, "workers": cores, "ratio": many["req_per_s"] / one["req_per_s"]}
+        print()
+        common.print_table(
+            f"CPU-bound handler (about 1 ms per event), wrk -t1 -c{args.connections}, best of {args.rounds}",
+            ["server", "req/s", "p50 ms", "p99 ms", "vs 1 worker"],
+            [
+                [name, r["req_per_s"], r["p50_ms"], r["p99_ms"], f"{r['req_per_s'] / one['req_per_s']:.2f}x"]
+                for name, r in results.items()
+                if name.startswith("CPU-bound")
+            ],
+        )
+        print(f"{cores} workers vs 1 on {cores} cores: {scaling['ratio']:.2f}x (linear would be {cores}x)")
     print()
     for loop in loops:
         ratio = results[label("fnpack run, 1 worker", loop)]["ratio_to_bare"]
@@ -196,7 +238,13 @@ def main() -> None:
         print(f"1 worker vs bare aiohttp, {loop}: {ratio:.0%}{target}")
     path = common.write_results(
         "http",
-        {"duration_s": args.duration, "connections": args.connections, "results": results, "target": 0.7},
+        {
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "results": results,
+            "target": 0.7,
+            "scaling": scaling,
+        },
     )
     print(f"wrote {path.relative_to(ROOT)}")
 

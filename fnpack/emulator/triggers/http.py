@@ -21,7 +21,7 @@ from collections import deque
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 import httptools
 
@@ -109,6 +109,8 @@ def render(
     line = _STATUS_LINES.get(status)
     if line is None:
         line = _STATUS_LINES[status] = _status_line(status)
+    if not isinstance(content_type, str):
+        content_type = str(content_type)
     if _BAD_VALUE.search(content_type):
         raise InvalidResponse("the content type contains a line break")
     parts = [line, b"Content-Type: ", content_type.encode("latin-1", "replace"), b"\r\n"]
@@ -325,8 +327,12 @@ def _split_target(target: str) -> tuple[str, str]:
     if target.startswith("/"):
         path_qs = target
     elif target.startswith(("http://", "https://")):
-        parts = urlsplit(target)
-        path_qs = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # absolute form: what follows the authority (no URL parser: a malformed authority is not our business)
+        rest = target.split("://", 1)[1]
+        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        path_qs = rest[cut:]
+        if not path_qs.startswith("/"):
+            path_qs = "/" + path_qs
     else:  # "*" (OPTIONS) or an authority (CONNECT): no path to decode
         return target, target
     raw_path = path_qs.split("?", 1)[0].split("#", 1)[0]
@@ -522,9 +528,15 @@ class _Connection(asyncio.Protocol):
             trigger = self.trigger
             pool = trigger.pool
             assert pool is not None
+            try:
+                header = trigger.event_header(item)
+            except Exception as exc:  # a bug here costs this request, never the connection
+                log.exception("trigger %s: cannot build the event for %r", trigger.name, item.target[:200])
+                self._write(text_response(500, f"fnpack emulator: cannot build the event: {exc!r}"[:300]))
+                continue
             self.current = item  # before submit: a dead worker answers within it
             try:
-                pool.submit(trigger.event_header(item), item.body, trigger.availability_timeout, item)
+                pool.submit(header, item.body, trigger.availability_timeout, item)
             except (NoWorkerAvailable, WorkerDied) as exc:
                 self.current = None
                 self._write(
@@ -555,6 +567,10 @@ class _Connection(asyncio.Protocol):
                 )
             except InvalidResponse as exc:
                 message = f"the handler returned an invalid response: {exc}"
+                answer = text_response(500, message, connection=connection, head=head)
+            except Exception as exc:  # a bug here must not break the worker's channel this runs on
+                log.exception("trigger %s: cannot write the answer", self.trigger.name)
+                message = f"fnpack emulator: cannot write the answer: {exc!r}"[:300]
                 answer = text_response(500, message, connection=connection, head=head)
         self._write(answer)
         self._next()
