@@ -9,6 +9,8 @@ import socket
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fnpack.emulator import serve
 
@@ -284,3 +286,51 @@ def test_idle_keep_alive_connections_are_closed(fn):
             assert _closed(sock)
     finally:
         trigger.keepalive_timeout = saved
+
+
+# -- any byte split: what the parser sees in one read or in many must not matter ---------------------------
+
+_requests = st.lists(
+    st.tuples(
+        st.sampled_from(["echo", "describe"]),
+        st.binary(max_size=300),
+        st.booleans(),  # chunked transfer encoding
+        st.text("abcxyz019", min_size=1, max_size=6),  # a query value
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _wire(route: str, body: bytes, chunked: bool, value: str) -> bytes:
+    target = f"/describe?v={value}" if route == "describe" else "/echo"
+    head = f"POST {target} HTTP/1.1\r\nHost: h\r\nContent-Type: application/octet-stream\r\n"
+    if not chunked:
+        return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+    pieces = [body[i : i + 64] for i in range(0, len(body), 64)]
+    encoded = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces)
+    return f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + encoded + b"0\r\n\r\n"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(requests_=_requests, cuts=st.lists(st.integers(1, 400), max_size=12))
+def test_requests_split_anywhere_are_answered_the_same(fn, requests_, cuts):
+    raw = b"".join(_wire(*r) for r in requests_)
+    points = sorted({c % len(raw) for c in cuts} - {0})
+    with _connect(fn) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for start, end in zip([0, *points], [*points, len(raw)]):
+            sock.sendall(raw[start:end])  # each piece its own segment: the trigger reads them apart
+        stream = _Stream(sock)
+        for route, body, _, value in requests_:
+            response, got = stream.response()
+            assert response.status == 200
+            if route == "echo":
+                assert got == body
+            else:
+                described = json.loads(got)
+                assert (described["path"], described["fields"], described["method"]) == (
+                    "/describe",
+                    {"v": value},
+                    "POST",
+                )
