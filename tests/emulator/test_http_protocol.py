@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fnpack.emulator import serve
+from fnpack.emulator.triggers.http import normalize_path
 
 HANDLER = """
 import time
@@ -34,7 +35,8 @@ def handler(context, event):
     if path == "/no-content":
         return nuclio_sdk.Response(body="ignored", status_code=204)
     if path == "/describe":
-        return {"path": event.path, "fields": event.fields, "url": event.url, "method": event.method}
+        return {"path": event.path, "fields": event.fields, "url": event.url, "method": event.method,
+                "headers": event.headers}
     return context.Response(body=event.body, content_type="application/octet-stream", status_code=200)
 """
 
@@ -170,13 +172,17 @@ def test_no_content_answer_has_no_body(fn):
 @pytest.mark.parametrize(
     ("raw", "status", "reason"),
     [
-        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414, "request target is longer than 8190 bytes"),
+        (
+            b"GET /" + b"a" * 17000 + b" HTTP/1.1\r\n\r\n",
+            431,
+            "request line and headers are larger than readBufferSize (16384 bytes)",
+        ),
         (
             b"GET / HTTP/1.1\r\n"
-            + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(80))
+            + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(20))
             + b"\r\n",
             431,
-            "request headers are larger than 65536 bytes",
+            "request line and headers are larger than readBufferSize (16384 bytes)",
         ),
         (
             b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -237,7 +243,8 @@ def test_upgrade_is_not_switched_the_request_is_answered(fn):
 @pytest.mark.parametrize(
     ("target", "fields"),
     [
-        (b"/d%65scribe?a=1&a=2&b=", {"a": "1", "b": ""}),  # percent-decoded path; the first of repeated keys
+        (b"/d%65scribe?a=1&a=2&b=", {"a": "2", "b": ""}),  # percent-decoded path; the last of repeated keys
+        (b"//x/./../describe?c=%2B+", {"c": "+ "}),  # a normalized path, as nuclio's
         (b"http://example.com/describe?x=%2F", {"x": "/"}),  # absolute form: its path and query
         (b"http://[bad/describe?x=1", {"x": "1"}),  # a malformed authority does not matter
         (b"http://example.com?x=1", None),  # no path: "/"
@@ -254,16 +261,26 @@ def test_request_targets_are_decoded_as_nuclio_does(fn, target, fields):
         assert (described["path"], described["fields"]) == ("/describe", fields)
 
 
-def test_event_url_and_fields(fn):
+def test_event_url_fields_and_headers_as_nuclio_sets_them(fn):
     with _connect(fn) as sock:
-        sock.sendall(b"GET /describe?q=a+b&q=c HTTP/1.1\r\nHost: h.test:81\r\n\r\n")
-        got = json.loads(_Stream(sock).response()[1])
+        sock.sendall(
+            b"GET /describe?q=c&q=a+b HTTP/1.1\r\nhost: h.test:81\r\nx-trace-ID: 1\r\nX-Trace-Id: 2\r\n\r\n"
+        )
+        response, body = _Stream(sock).response()
+    got = json.loads(body)
     assert got == {
         "path": "/describe",
-        "fields": {"q": "a b"},
-        "url": "http://h.test:81/describe?q=a+b&q=c",
+        "fields": {"q": "a b"},  # the last of a repeated key
+        "url": "http://h.test:81/describe?q=c&q=a+b",
         "method": "GET",
+        "headers": {"Host": "h.test:81", "X-Trace-Id": "2"},  # canonical names, the last of repeated ones
     }
+    assert response.getheader("Server") == "nuclio"
+
+
+def test_internal_health_path_is_answered_by_the_trigger(fn):
+    r = requests.get(fn.url + "/__internal/health", timeout=10)
+    assert (r.status_code, r.content) == (200, b"")
 
 
 def test_a_client_gone_before_its_answer_does_not_disturb_the_next(fn):
@@ -334,3 +351,21 @@ def test_requests_split_anywhere_are_answered_the_same(fn, requests_, cuts):
                     {"v": value},
                     "POST",
                 )
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("/v2/models/m/infer", "/v2/models/m/infer"),
+        ("/v2//models///m/infer", "/v2/models/m/infer"),
+        ("/v2/models/./m/infer", "/v2/models/m/infer"),
+        ("/v2/x/../models/m/infer", "/v2/models/m/infer"),
+        ("/../../etc/passwd", "/etc/passwd"),  # never above the root
+        ("/a/b/..", "/a/"),
+        ("/a/", "/a/"),
+        ("/", "/"),
+        ("/..", "/"),
+    ],
+)
+def test_paths_are_normalized_as_nuclio_does(raw, normal):
+    assert normalize_path(raw) == normal

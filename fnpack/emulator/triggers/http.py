@@ -7,6 +7,10 @@ request costs a few µs: the parser's callbacks collect the request line, header
 goes to the worker pool as a frame header plus the raw body, and the reply is written as one prebuilt
 buffer. One request per connection is handled at a time (pipelined requests wait their turn, answered in
 order); a malformed request gets a one-line 4xx and the connection is closed.
+
+Events carry what nuclio's trigger (fasthttp) hands its runtime: header names in canonical case
+(``content-type`` arrives as ``Content-Type``) and the last of repeated headers and query keys; the path
+percent-decoded and normalized (``//``, ``.`` and ``..`` segments resolved).
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ log = logging.getLogger("fnpack.emulator")
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024  # nuclio's (fasthttp's) default request body limit
 DEFAULT_AVAILABILITY_TIMEOUT_MS = 10_000
-MAX_TARGET = 8190  # request target bytes (aiohttp's and most servers' request-line limit)
-MAX_HEADER_BYTES = 64 * 1024  # all header names and values of one request
+DEFAULT_READ_BUFFER = 16 * 1024  # nuclio's readBufferSize: request line and headers must fit in it
+INTERNAL_HEALTH_PATH = "/__internal/health"  # answered 200 by nuclio's trigger itself, never by the function
 MAX_QUEUED = 16  # pipelined requests buffered per connection before reading pauses
 KEEPALIVE_TIMEOUT = 75.0  # an idle connection is closed after this many seconds
 _SWEEP_EVERY = 5.0
@@ -129,6 +133,7 @@ def render(
     if not bodyless:
         parts.append(b"Content-Length: %d\r\n" % len(body))
     parts.append(_DATE.get())
+    parts.append(b"Server: nuclio\r\n")
     parts.append(connection)
     parts.append(b"\r\n")
     if not (head or bodyless):
@@ -219,14 +224,17 @@ class HttpTrigger:
         self.port = int(port if port is not None else attrs.get("port", 8080))
         timeout_ms = config.raw.get("workerAvailabilityTimeoutMilliseconds", DEFAULT_AVAILABILITY_TIMEOUT_MS)
         max_body = attrs.get("maxRequestBodySize", DEFAULT_MAX_BODY)
+        read_buffer = attrs.get("readBufferSize", DEFAULT_READ_BUFFER)
         for what, value in (
             ("workerAvailabilityTimeoutMilliseconds", timeout_ms),
             ("maxRequestBodySize", max_body),
+            ("readBufferSize", read_buffer),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise FunctionConfigError(f"trigger {self.name!r}: {what} must be a non-negative integer")
         self.availability_timeout = timeout_ms / 1000.0
         self.max_body = max_body
+        self.max_head = read_buffer or DEFAULT_READ_BUFFER  # 0: nuclio's default
         self.keepalive_timeout = KEEPALIVE_TIMEOUT
         self.pool: WorkerPool | None = None
         # event ids: UUID-shaped, a random uuid4 prefix per trigger and a counter (no syscall per event)
@@ -314,11 +322,8 @@ class HttpTrigger:
         }
         if "?" in path_qs:
             query = path_qs.split("?", 1)[1].split("#", 1)[0]
-            if query:
-                fields: dict[str, str] = {}
-                for key, value in parse_qsl(query, keep_blank_values=True):
-                    fields.setdefault(key, value)
-                header["fields"] = fields
+            if query:  # a repeated key: the last value, as nuclio's fields
+                header["fields"] = dict(parse_qsl(query, keep_blank_values=True))
         return header
 
 
@@ -336,7 +341,37 @@ def _split_target(target: str) -> tuple[str, str]:
     else:  # "*" (OPTIONS) or an authority (CONNECT): no path to decode
         return target, target
     raw_path = path_qs.split("?", 1)[0].split("#", 1)[0]
-    return unquote(raw_path, errors="surrogateescape"), path_qs
+    return normalize_path(unquote(raw_path, errors="surrogateescape")), path_qs
+
+
+def normalize_path(path: str) -> str:
+    """The path as nuclio's trigger (fasthttp) normalizes it: repeated slashes collapsed, ``.`` and ``..``
+    segments resolved (never above the root), a trailing slash kept."""
+    if "//" not in path and "/." not in path:
+        return path
+    trailing = path.endswith(("/", "/.", "/.."))
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment and segment != ".":
+            kept.append(segment)
+    normal = "/" + "/".join(kept)
+    return normal + "/" if trailing and kept else normal
+
+
+_CANONICAL: dict[bytes, str] = {}
+
+
+def canonical_header(name: bytes) -> str:
+    """``content-type`` -> ``Content-Type``: fasthttp's header name normalization (ASCII letters only)."""
+    known = _CANONICAL.get(name)
+    if known is None:
+        known = b"-".join(part[:1].upper() + part[1:].lower() for part in name.split(b"-")).decode("latin-1")
+        if len(_CANONICAL) < 1024:  # header names repeat; a client inventing new ones is not cached
+            _CANONICAL[name] = known
+    return known
 
 
 class _Connection(asyncio.Protocol):
@@ -357,12 +392,8 @@ class _Connection(asyncio.Protocol):
         self.eof = False  # the client has closed its side
         # the request being parsed
         self._target: list[bytes] = []
-        self._target_size = 0
+        self._head_size = 0  # request target and header bytes so far
         self._headers: dict[str, str] = {}
-        self._seen: set[str] = set()  # lower-cased header names
-        self._header_bytes = 0
-        self._host = ""
-        self._content_type = ""
         self._body: list[bytes] = []
         self._body_size = 0
 
@@ -431,46 +462,40 @@ class _Connection(asyncio.Protocol):
         if self.broken:  # a pipelined request after one that closes the connection
             raise _Stop
         self._target = []
-        self._target_size = 0
+        self._head_size = 0
         self._headers = {}
-        self._seen = set()
-        self._header_bytes = 0
-        self._host = ""
-        self._content_type = ""
         self._body = []
         self._body_size = 0
 
+    def _count_head(self, size: int) -> None:
+        self._head_size += size
+        limit = self.trigger.max_head
+        if self._head_size > limit:
+            raise _Reject(431, f"the request line and headers are larger than readBufferSize ({limit} bytes)")
+
     def on_url(self, part: bytes) -> None:
         self._target.append(part)
-        self._target_size += len(part)
-        if self._target_size > MAX_TARGET:
-            raise _Reject(414, f"the request target is longer than {MAX_TARGET} bytes")
+        self._count_head(len(part) + 16)  # with the method and version
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes > MAX_HEADER_BYTES:
-            raise _Reject(431, f"the request headers are larger than {MAX_HEADER_BYTES} bytes")
-        key = name.decode("latin-1")
-        lower = key.lower()
-        if lower in self._seen:  # repeated: the first one counts, as in nuclio's event.headers
-            return
-        self._seen.add(lower)
-        text = value.decode("utf-8", "surrogateescape")
-        self._headers[key] = text
-        if lower == "content-type":
-            self._content_type = text
-        elif lower == "host":
-            self._host = text
-        elif lower == "content-length":
-            limit = self.trigger.max_body
-            if text.isdigit() and int(text) > limit:
-                raise _Reject(413, f"request body of {int(text)} bytes exceeds the limit of {limit} bytes")
+        self._count_head(len(name) + len(value) + 4)  # with ": " and CRLF
+        # canonical name, and the last of repeated headers: what nuclio's event.headers hold
+        self._headers[canonical_header(name)] = value.decode("utf-8", "surrogateescape")
 
     def on_headers_complete(self) -> None:
-        if "expect" in self._seen and self.idle and self.transport is not None:
-            expect = next(v for k, v in self._headers.items() if k.lower() == "expect")
-            if expect.lower() == "100-continue":  # the body is wanted: say so now rather than after 1 s
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        headers = self._headers
+        length = headers.get("Content-Length")
+        limit = self.trigger.max_body
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise _Reject(413, f"request body of {int(length)} bytes exceeds the limit of {limit} bytes")
+        expect = headers.get("Expect")
+        if (
+            expect is not None
+            and expect.lower() == "100-continue"
+            and self.idle
+            and self.transport is not None
+        ):
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # the body is wanted: say so now
 
     def on_body(self, part: bytes) -> None:
         self._body_size += len(part)
@@ -493,8 +518,8 @@ class _Connection(asyncio.Protocol):
                 parser.get_method().decode("latin-1"),
                 (target[0] if len(target) == 1 else b"".join(target)).decode("utf-8", "surrogateescape"),
                 self._headers,
-                self._host,
-                self._content_type,
+                self._headers.get("Host", ""),
+                self._headers.get("Content-Type", ""),
                 body[0] if len(body) == 1 else b"".join(body),
                 connection,
             )
@@ -528,6 +553,9 @@ class _Connection(asyncio.Protocol):
             trigger = self.trigger
             pool = trigger.pool
             assert pool is not None
+            if item.target.startswith(INTERNAL_HEALTH_PATH):
+                self._write(render(200, "text/plain; charset=utf-8", None, b"", connection=item.connection))
+                continue
             try:
                 header = trigger.event_header(item)
             except Exception as exc:  # a bug here costs this request, never the connection
