@@ -44,6 +44,7 @@ class FunctionConfig:
     env: dict[str, str] = field(default_factory=dict)
     triggers: list[TriggerConfig] = field(default_factory=list)
     runtime: str = "python"
+    event_timeout: float | None = None  # spec.eventTimeout in seconds: a longer event restarts its worker
     warnings: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -148,6 +149,11 @@ def parse_function(doc: Any, origin: str = "function config") -> FunctionConfig:
         )
     env = _parse_env(spec.get("env"), fail, warnings)
     triggers = _parse_triggers(spec.get("triggers"), fail, warnings)
+    event_timeout = None
+    if spec.get("eventTimeout"):
+        event_timeout = parse_duration(spec["eventTimeout"], f"{origin}: spec.eventTimeout")
+        if event_timeout <= 0:
+            raise fail(f"spec.eventTimeout must be a positive duration, got {spec['eventTimeout']!r}")
     return FunctionConfig(
         name=name,
         handler=handler,
@@ -155,6 +161,7 @@ def parse_function(doc: Any, origin: str = "function config") -> FunctionConfig:
         env=env,
         triggers=triggers,
         runtime=runtime,
+        event_timeout=event_timeout,
         warnings=warnings,
         raw=dict(doc),
     )

@@ -153,7 +153,14 @@ class Emulator:
                 ]  # fmt: skip
                 on_control: ControlHandler | None = getattr(trigger, "on_control", None)
                 pool = WorkerPool(
-                    name, size, argv, env=env, cwd=os.getcwd(), on_control=on_control, backoff=self.backoff
+                    name,
+                    size,
+                    argv,
+                    env=env,
+                    cwd=os.getcwd(),
+                    on_control=on_control,
+                    backoff=self.backoff,
+                    event_timeout=self.config.event_timeout,
                 )
                 self.pools[name] = pool
                 await pool.start()

@@ -15,5 +15,9 @@ class WorkerDied(EmulatorError):
     """The worker process holding an event exited before replying."""
 
 
+class EventTimedOut(WorkerDied):
+    """The handler ran longer than ``spec.eventTimeout``: its worker was killed and restarted, as nuclio does."""
+
+
 class NoWorkerAvailable(EmulatorError):
     """No worker became free within the trigger's worker availability timeout."""

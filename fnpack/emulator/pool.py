@@ -52,6 +52,7 @@ class WorkerPool:
         cwd: str | None = None,
         on_control: ControlHandler | None = None,
         backoff: tuple[float, float] = (0.2, 10.0),
+        event_timeout: float | None = None,
     ) -> None:
         self.name = name
         self.size = size
@@ -60,6 +61,7 @@ class WorkerPool:
         self._cwd = cwd
         self._on_control = on_control
         self._backoff = backoff
+        self.event_timeout = event_timeout  # spec.eventTimeout: a worker holding an event longer is restarted
         self._idle: deque[WorkerProcess] = deque()
         self._queue: deque[_Job | asyncio.Future[WorkerProcess]] = deque()  # events / acquirers waiting
         self._slots: list[WorkerProcess | None] = [None] * size
@@ -79,6 +81,8 @@ class WorkerPool:
         self._tasks = [
             asyncio.create_task(self._supervise(i), name=f"{self.name}/{i}") for i in range(self.size)
         ]
+        if self.event_timeout:
+            self._tasks.append(asyncio.create_task(self._watch_event_time(self.event_timeout)))
 
     async def wait_ready(self, timeout: float, fail_fast: bool = True) -> None:
         """Return once every worker finished init_context; raise if one could not start (fail_fast)."""
@@ -267,6 +271,28 @@ class WorkerPool:
         self._idle.append(worker)
 
     # -- supervision -----------------------------------------------------------------------------
+    async def _watch_event_time(self, timeout: float) -> None:
+        """nuclio's event timeout watcher: a worker whose event (each event of a batch) runs longer than
+        ``timeout`` is killed and restarted; its event is answered with EventTimedOut (a stream event is
+        redelivered). Checked four times per timeout, so it fires between 1 and 1.25 timeouts."""
+        period = min(max(timeout / 4, 0.01), 1.0)
+        while not self._stopping:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for w in self.workers:
+                started = w.event_started
+                if started is None or w.timed_out or now - started <= timeout * w.event_count:
+                    continue
+                w.timed_out = (
+                    f"the handler ran longer than spec.eventTimeout ({timeout:g}s); "
+                    f"worker {w.worker_id} was restarted"
+                )
+                log.warning(
+                    "worker %s/%d (pid %s): event running for %.1fs, over spec.eventTimeout (%gs); restarting it",
+                    self.name, w.worker_id, w.pid, now - started, timeout,
+                )  # fmt: skip
+                w.kill()
+
     async def _supervise(self, slot: int) -> None:
         failures = 0
         while not self._stopping:
@@ -301,6 +327,10 @@ class WorkerPool:
                 pass
             if self._stopping:
                 return
+            if worker.timed_out:  # killed by the event timeout watcher: not a crash, restart now
+                self.restarts += 1
+                failures = 0
+                continue
             uptime = time.monotonic() - started
             why = describe_exit(code)
             if not became_ready:

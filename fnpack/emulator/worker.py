@@ -6,11 +6,12 @@ import asyncio
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
 from typing import Any, Callable, Optional, Protocol
 
 from fnpack.emulator import wire
-from fnpack.emulator.errors import WorkerDied
+from fnpack.emulator.errors import EventTimedOut, WorkerDied
 
 Reply = tuple[dict[str, Any], bytes]
 
@@ -55,6 +56,10 @@ class WorkerProcess(asyncio.Protocol):
         self.exited: asyncio.Future[int]
         self.busy = False
         self.on_free: Callable[[WorkerProcess], None] | None = None  # called once, after the next reply
+        # the event in flight: when it was sent (time.monotonic) and how many events it holds (a batch)
+        self.event_started: float | None = None
+        self.event_count = 1
+        self.timed_out: str | None = None  # why the pool killed this worker (spec.eventTimeout)
 
     @property
     def pid(self) -> int | None:
@@ -97,6 +102,8 @@ class WorkerProcess(asyncio.Protocol):
         if transport is None or transport.is_closing():
             raise WorkerDied(f"worker {self.worker_id} is not running")
         self._pending = answer
+        self.event_started = time.monotonic()
+        self.event_count = len(header["n"]) if header.get("k") == wire.BATCH else 1
         transport.writelines(wire.encode(header, body))
 
     def call_batch(self, header: dict[str, Any], bodies: list[bytes]) -> asyncio.Future[Reply]:
@@ -124,6 +131,7 @@ class WorkerProcess(asyncio.Protocol):
         for header, body in self._reader.feed(data):
             kind = header.get("k")
             if kind == wire.REPLY or kind == wire.BATCH_REPLY:
+                self.event_started = None
                 fut, self._pending = self._pending, None
                 on_free, self.on_free = self.on_free, None
                 if on_free is not None:
@@ -143,9 +151,12 @@ class WorkerProcess(asyncio.Protocol):
         self._transport = None
         fut, self._pending = self._pending, None
         if fut is not None and not fut.done():
-            fut.set_exception(
-                WorkerDied(f"worker {self.worker_id} (pid {self.pid}) died while handling the event")
-            )
+            if self.timed_out:
+                fut.set_exception(EventTimedOut(self.timed_out))
+            else:
+                fut.set_exception(
+                    WorkerDied(f"worker {self.worker_id} (pid {self.pid}) died while handling the event")
+                )
         on_free, self.on_free = self.on_free, None
         if on_free is not None:
             on_free(self)

@@ -215,6 +215,8 @@ def build_config(
     if spec.base_image:
         build["baseImage"] = spec.base_image
     build["commands"] = _commands(fn, runtime, bool(payload), outcome.needs_remote, children.uses_kafka(fn))
+    for key, value in spec.config.items():
+        _set_path(config, key, copy.deepcopy(value))
     return BuildResult(
         config=config,
         spec_json=spec_json,
@@ -225,6 +227,19 @@ def build_config(
         warnings=warnings,
         source_size=len(source.encode("utf-8")),
     )
+
+
+def _set_path(config: dict, key: str, value) -> None:
+    """``config["spec"]["eventTimeout"] = value`` for ``spec.eventTimeout`` (mappings made on the way)."""
+    node = config
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: i + 1])
+            raise BuildError(f"set_config({key!r}): {where} is a {type(child).__name__}, not a mapping")
+        node = child
+    node[parts[-1]] = value
 
 
 def _fill_metadata(metadata: dict, fn: ServingFunction, name: str, is_child: bool) -> None:

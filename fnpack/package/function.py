@@ -48,6 +48,7 @@ class ServingSpec:
         self.max_replicas: int = 4
         self.volumes: list[dict] = []
         self.readiness_timeout: int | None = None
+        self.config: dict[str, Any] = {}  # dotted function.yaml paths -> values (set_config), applied last
         # packaging: "embed" the fnpack runtime in the source, or "pip" install it; where the spec goes
         self.build_runtime: str = "embed"
         self.spec_source: str = "embed"
@@ -343,6 +344,13 @@ class ServingFunction:
         self.spec.triggers[name] = dict(spec)
         return self
 
+    def set_config(self, key: str, value) -> ServingFunction:
+        """Set any field of the function.yaml by its dotted path, as the reference's ``set_config``:
+        ``fn.set_config("spec.eventTimeout", "30s")``. Applied after fnpack's own fields; the ones that
+        make the function work (its handler and source) cannot be replaced."""
+        self.spec.config[_config_key(key)] = value
+        return self
+
     def set_env(self, name: str, value) -> ServingFunction:
         """Set an env var of the function (replaces an earlier one of the same name)."""
         return self._put_env({"name": name, "value": str(value)})
@@ -472,6 +480,21 @@ class ServingFunction:
             result = self._build(namespace, runtime, None, child, caller)
             deploy(result.config, dashboard, **options)
         return deploy(self._build(namespace, runtime, None, None, caller).config, dashboard, **options)
+
+
+# written by fnpack: replacing them would give a function without its handler or source
+_OWN_CONFIG = ("spec.handler", "spec.build.functionSourceCode", "spec.build.codeEntryType")
+
+
+def _config_key(key) -> str:
+    if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+        raise BuildError(f"set_config: expected a dotted path like 'spec.eventTimeout', got {key!r}")
+    if key.split(".", 1)[0] not in ("spec", "metadata") or "." not in key:
+        raise BuildError(f"set_config({key!r}): the path must be inside 'spec.' or 'metadata.'")
+    for own in _OWN_CONFIG:
+        if key == own or own.startswith(key + "."):
+            raise BuildError(f"set_config({key!r}): {own} is written by fnpack and cannot be replaced")
+    return key
 
 
 class _Metadata:

@@ -231,3 +231,38 @@ def test_show_formats(tmp_path):
             graph_svg(graph)
     else:
         assert "<svg" in graph_svg(graph)
+
+
+def test_set_config_writes_any_function_yaml_field():
+    fn = new_function("configured")
+    fn.set_topology("flow").to(handler="json.dumps", name="dump")
+    fn.set_config("spec.eventTimeout", "30s").set_config("metadata.annotations.team", "ml")
+    fn.set_config("spec.build.noCache", True)
+    config = yaml.safe_load(fn.to_yaml())
+    assert config["spec"]["eventTimeout"] == "30s"
+    assert config["metadata"]["annotations"]["team"] == "ml"
+    assert config["spec"]["build"]["noCache"] is True
+    assert config["spec"]["build"]["functionSourceCode"]  # fnpack's own fields are kept
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("spec.handler", "spec.handler is written by fnpack and cannot be replaced"),
+        ("spec.build", "spec.build.functionSourceCode is written by fnpack and cannot be replaced"),
+        ("status.state", "the path must be inside 'spec.' or 'metadata.'"),
+        ("spec..x", "expected a dotted path like 'spec.eventTimeout'"),
+    ],
+)
+def test_set_config_refuses_what_would_break_the_function(key, message):
+    with pytest.raises(BuildError, match="^set_config") as info:
+        new_function("configured").set_config(key, 1)
+    assert message in str(info.value)
+
+
+def test_set_config_through_a_non_mapping_is_a_build_error():
+    fn = new_function("configured")
+    fn.set_topology("flow").to(handler="json.dumps", name="dump")
+    fn.set_config("spec.runtime.version", "3")  # spec.runtime is a string
+    with pytest.raises(BuildError, match=r"set_config\('spec.runtime.version'\): spec.runtime is a str"):
+        fn.to_yaml()

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote
 import httptools
 
 from fnpack.emulator.config import TriggerConfig
-from fnpack.emulator.errors import FunctionConfigError, NoWorkerAvailable, WorkerDied
+from fnpack.emulator.errors import EventTimedOut, FunctionConfigError, NoWorkerAvailable, WorkerDied
 from fnpack.emulator.pool import WorkerPool
 from fnpack.emulator.worker import Reply
 
@@ -580,8 +580,9 @@ class _Connection(asyncio.Protocol):
         self.current = None
         head = request.method == "HEAD"
         connection = request.connection
-        if result is None:
-            answer = text_response(503, str(error), connection=connection, head=head)
+        if result is None:  # 503, or 500 for an event timeout as nuclio's processor answers it
+            status = 500 if isinstance(error, EventTimedOut) else 503
+            answer = text_response(status, str(error), connection=connection, head=head)
         else:
             reply, out = result
             try:
