@@ -272,9 +272,10 @@ class WorkerPool:
 
     # -- supervision -----------------------------------------------------------------------------
     async def _watch_event_time(self, timeout: float) -> None:
-        """nuclio's event timeout watcher: a worker whose event (each event of a batch) runs longer than
-        ``timeout`` is killed and restarted; its event is answered with EventTimedOut (a stream event is
-        redelivered). Checked four times per timeout, so it fires between 1 and 1.25 timeouts."""
+        """nuclio's event timeout watcher: a worker whose event runs longer than ``timeout`` is killed and
+        restarted; its event is answered with EventTimedOut (a stream event is redelivered). A batch of n
+        stream events is one call here, so it gets n timeouts. Checked four times per timeout: it fires
+        between 1 and 1.25 timeouts."""
         period = min(max(timeout / 4, 0.01), 1.0)
         while not self._stopping:
             await asyncio.sleep(period)
