@@ -41,15 +41,16 @@ def handler(context, event):
 """
 
 
-@pytest.fixture(scope="module")
-def fn(tmp_path_factory):
+@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
+def fn(request):
+    """The function served on each event loop the trigger runs on (``fnpack run --loop``)."""
     from .conftest import function_config
 
     config = function_config(
         HANDLER,
         triggers={"web": {"kind": "http", "maxWorkers": 1, "attributes": {"maxRequestBodySize": 1024}}},
     )
-    with serve(config, workers=1) as served:
+    with serve(config, workers=1, loop=request.param) as served:
         yield served
 
 
