@@ -319,6 +319,8 @@ class Compiler:
             extra.pop("context")
         if routes is not None:
             extra["routes"] = routes
+        if "namespaces" in params:  # a step class that resolves names itself (ModelRunner's models)
+            args.setdefault("namespaces", self.namespaces)
         for key, value in extra.items():
             if key not in args and (key in params or has_kwargs):
                 if key in ("input_path", "result_path", "full_event") and value is None:
@@ -327,6 +329,8 @@ class Compiler:
         paths_applied = "input_path" in params or "result_path" in params
         try:
             obj = cls(**args)
+        except GraphError:
+            raise  # already one line naming the step (a class that validates its own arguments)
         except Exception as exc:
             shown = {k: v for k, v in args.items() if k not in ("context", "graph_step", "routes")}
             raise GraphError(

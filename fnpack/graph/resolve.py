@@ -11,7 +11,12 @@ if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
     from typing import Any, Callable
 
 # Names used by serialized graphs of the reference system, mapped to ours so ported graphs load.
-_ALIAS_PREFIXES = ("mlrun.serving.", "mlrun.serving.v2_serving.", "mlrun.serving.routers.")
+_ALIAS_PREFIXES = (
+    "mlrun.serving.states.",
+    "mlrun.serving.",
+    "mlrun.serving.v2_serving.",
+    "mlrun.serving.routers.",
+)
 _ALIAS_MODULES = {
     "mlrun.serving.merger.Merge": "fnpack.serving.merger.Merge",
     "mlrun.serving.remote.RemoteStep": "fnpack.serving.remote.RemoteStep",

@@ -8,7 +8,7 @@ plan once, at server init.
 from __future__ import annotations
 
 from .errors import GraphError
-from .resolve import full_class_name
+from .resolve import full_class_name, import_dotted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it costs cold start
@@ -635,6 +635,9 @@ STEP_KINDS: dict[str, type] = {
     "monitoring_application": TaskStep,
 }
 
+# kinds whose spec class lives outside the runtime core, imported when a graph uses them
+_LAZY_KINDS = {"model_runner": "fnpack.serving.model_runner.ModelRunnerStep"}
+
 
 def step_from_dict(struct: dict, name: str | None = None) -> BaseStep:
     """A child step from its dict (a missing ``kind`` means ``task``)."""
@@ -642,8 +645,11 @@ def step_from_dict(struct: dict, name: str | None = None) -> BaseStep:
         raise GraphError(f"step '{name}': expected a dict, got {type(struct).__name__}")
     kind = struct.get("kind") or "task"
     cls = STEP_KINDS.get(kind)
+    if cls is None and kind in _LAZY_KINDS:
+        cls = STEP_KINDS[kind] = import_dotted(_LAZY_KINDS[kind])
     if cls is None:
-        raise GraphError(f"step '{name}': unknown step kind '{kind}' (known: {', '.join(STEP_KINDS)})")
+        known = ", ".join(dict.fromkeys([*STEP_KINDS, *_LAZY_KINDS]))
+        raise GraphError(f"step '{name}': unknown step kind '{kind}' (known: {known})")
     return cls.from_dict(struct, name)
 
 

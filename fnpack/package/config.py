@@ -72,9 +72,21 @@ def _rename(struct, renames: dict) -> None:
             for key, value in args.items():
                 if key.startswith("_") and isinstance(value, str) and value in renames:
                     args[key] = renames[value]
+            if struct.get("kind") == "model_runner":  # [class name, parameters] pairs, copied not mutated
+                if isinstance(args.get("models"), dict):
+                    args["models"] = {k: _rename_pair(v, renames) for k, v in args["models"].items()}
+                for key in ("model_selector", "model_runner_selector"):
+                    if key in args:
+                        args[key] = _rename_pair(args[key], renames)
         for child in ("routes", "steps"):
             for sub in (struct.get(child) or {}).values():
                 _rename(sub, renames)
+
+
+def _rename_pair(pair, renames: dict):
+    if isinstance(pair, list) and pair and isinstance(pair[0], str) and pair[0] in renames:
+        return [renames[pair[0]], *pair[1:]]
+    return pair
 
 
 def _check_pickle_version(runtime: str, warnings: list[str]) -> None:

@@ -151,6 +151,8 @@ class Serializer:
             for key, value in (step.class_args or {}).items():
                 if key.startswith("_") and isinstance(value, str) and not value.startswith("("):
                     self._add(value, None, name, "handler")
+            for ref, obj in getattr(step, "nested_classes", list)():  # e.g. a ModelRunnerStep's models
+                self._add(ref, obj, name, "class")
         if graph_initializer is not None:
             if callable(graph_initializer):
                 qualname = getattr(graph_initializer, "__qualname__", "graph_initializer")

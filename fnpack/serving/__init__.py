@@ -19,6 +19,14 @@ from ..graph import (
 from ..graph.steps import ErrorStep, FlowStep
 from .ensemble import VotingEnsemble
 from .merger import Merge
+from .model_runner import (
+    Model,
+    ModelRunner,
+    ModelRunnerError,
+    ModelRunnerSelector,
+    ModelRunnerStep,
+    ModelSelector,
+)
 from .oip import InferRequest, Tensor
 from .remote import BatchHttpRequests, RemoteStep
 from .routers import BaseModelRouter, ModelRouter, ParallelRun
@@ -36,7 +44,13 @@ __all__ = [
     "InferRequest",
     "Merge",
     "MockEvent",
+    "Model",
     "ModelRouter",
+    "ModelRunner",
+    "ModelRunnerError",
+    "ModelRunnerSelector",
+    "ModelRunnerStep",
+    "ModelSelector",
     "ModelStats",
     "ParallelRun",
     "QueueStep",
