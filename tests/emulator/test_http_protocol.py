@@ -279,6 +279,15 @@ def test_event_url_fields_and_headers_as_nuclio_sets_them(fn):
     assert response.getheader("Server") == "nuclio"
 
 
+def test_bytes_that_are_not_utf8_arrive_as_replacement_characters(fn):
+    # nuclio hands the runtime Go strings, JSON-encoded: invalid UTF-8 becomes U+FFFD, never a lone surrogate
+    with _connect(fn) as sock:
+        sock.sendall(b"GET /describe?v=%FF HTTP/1.1\r\nHost: h\r\nX-Raw: caf\xe9\r\n\r\n")
+        got = json.loads(_Stream(sock).response()[1])
+    assert got["headers"]["X-Raw"] == "caf\ufffd"
+    assert got["fields"] == {"v": "\ufffd"}
+
+
 def test_internal_health_path_is_answered_by_the_trigger(fn):
     r = requests.get(fn.url + "/__internal/health", timeout=10)
     assert (r.status_code, r.content) == (200, b"")

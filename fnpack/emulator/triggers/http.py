@@ -341,7 +341,7 @@ def _split_target(target: str) -> tuple[str, str]:
     else:  # "*" (OPTIONS) or an authority (CONNECT): no path to decode
         return target, target
     raw_path = path_qs.split("?", 1)[0].split("#", 1)[0]
-    return normalize_path(unquote(raw_path, errors="surrogateescape")), path_qs
+    return normalize_path(unquote(raw_path, errors="replace")), path_qs
 
 
 def normalize_path(path: str) -> str:
@@ -480,7 +480,7 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count_head(len(name) + len(value) + 4)  # with ": " and CRLF
         # canonical name, and the last of repeated headers: what nuclio's event.headers hold
-        self._headers[canonical_header(name)] = value.decode("utf-8", "surrogateescape")
+        self._headers[canonical_header(name)] = value.decode("utf-8", "replace")
 
     def on_headers_complete(self) -> None:
         headers = self._headers
@@ -516,7 +516,7 @@ class _Connection(asyncio.Protocol):
             _Request(
                 self,
                 parser.get_method().decode("latin-1"),
-                (target[0] if len(target) == 1 else b"".join(target)).decode("utf-8", "surrogateescape"),
+                (target[0] if len(target) == 1 else b"".join(target)).decode("utf-8", "replace"),
                 self._headers,
                 self._headers.get("Host", ""),
                 self._headers.get("Content-Type", ""),
