@@ -25,7 +25,10 @@ worker's termination callback and exits.
 
 Several function.yamls (or a folder, as `fnpack build` writes a multi-function graph: the parent and
 <parent>-<child>.yaml beside it) run together: the parent takes HTTP in, the children read their
-Kafka topics, so a whole pipeline runs on one machine."""
+Kafka topics, so a whole pipeline runs on one machine.
+
+With --watch, a changed function.yaml (say, rebuilt by `fnpack build` in another terminal) restarts the
+functions on the same ports; a yaml that does not load is reported and the running version kept."""
 
 INVOKE_HELP = """\
 Send one HTTP request to a function and print the status, headers and body (JSON pretty-printed).
@@ -69,8 +72,14 @@ def register(subparsers: Any) -> None:
         "--loop",
         choices=("asyncio", "uvloop"),
         default="asyncio",
-        help="event loop of the trigger process (default: asyncio). uvloop (pip install uvloop, not a "
-        "dependency) makes the HTTP trigger ~15-20%% faster; workers always run asyncio, as nuclio's wrapper",
+        help="event loop of the trigger process (default: asyncio; uvloop needs pip install uvloop). "
+        "Workers always run asyncio, as nuclio's wrapper",
+    )
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="restart the functions (same ports) when a function.yaml changes; a broken one is reported "
+        "and the running version kept",
     )
     run.set_defaults(func=cmd_run)
 
@@ -105,32 +114,87 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise _cli_error("--workers must be at least 1")
     try:
-        configs = _function_configs(args.functions)
-        emulators = []
-        port_used = False
-        for config in configs:
-            has_http = any(t.kind == "http" for t in config.triggers)
-            port = args.port if len(configs) == 1 or (has_http and not port_used) else 0
-            port_used = port_used or has_http
-            emulators.append(
-                Emulator(
-                    config,
-                    host=args.host,
-                    port=port,
-                    workers=args.workers,
-                    log_level=args.log_level,
-                    log_format=args.log_format,
-                )
-            )
+        emulators = _emulators(_function_configs(args.functions), args, {})
     except EmulatorError as exc:
         raise _cli_error(str(exc))
+    watch = _Watch(args) if getattr(args, "watch", False) else None
     if getattr(args, "loop", "asyncio") == "uvloop":
         try:
             import uvloop
         except ImportError:
             raise _cli_error("--loop uvloop needs the uvloop package: pip install uvloop")
-        return uvloop.run(_run(emulators, args.ready_timeout))
-    return asyncio.run(_run(emulators, args.ready_timeout))
+        return uvloop.run(_run(emulators, args.ready_timeout, watch))
+    return asyncio.run(_run(emulators, args.ready_timeout, watch))
+
+
+def _emulators(configs: list, args: argparse.Namespace, ports: dict[str, int]) -> list[Emulator]:
+    """One Emulator per config. ``--port`` goes to the first function with an HTTP trigger (the only one
+    when there is one function), the others get free ports; ``ports`` (function name -> port) pins the
+    ports a restart keeps."""
+    emulators = []
+    port_used = False
+    for config in configs:
+        has_http = any(t.kind == "http" for t in config.triggers)
+        port = args.port if len(configs) == 1 or (has_http and not port_used) else 0
+        port_used = port_used or has_http
+        emulators.append(
+            Emulator(
+                config,
+                host=args.host,
+                port=ports.get(config.name, port),
+                workers=args.workers,
+                log_level=args.log_level,
+                log_format=args.log_format,
+            )
+        )
+    return emulators
+
+
+class _Watch:
+    """``--watch``: notices changed function.yamls (the files given, and those in the folders given)."""
+
+    POLL = 0.5
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.seen = self._stamp()
+        self.ports: dict[str, int] = {}  # function name -> HTTP port, kept across restarts
+
+    def _stamp(self) -> dict[str, tuple[int, int]]:
+        stamps: dict[str, tuple[int, int]] = {}
+        for item in self.args.functions:
+            path = Path(item)
+            files = (
+                sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+                if path.is_dir()
+                else [path]
+            )
+            for f in files:
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                stamps[str(f)] = (st.st_mtime_ns, st.st_size)
+        return stamps
+
+    async def changed(self) -> None:
+        """Return once the watched files differ from the last time this returned."""
+        while True:
+            await asyncio.sleep(self.POLL)
+            stamp = self._stamp()
+            if stamp != self.seen:
+                self.seen = stamp
+                return
+
+    def reload(self, running: list[Emulator]) -> list[Emulator] | None:
+        """New emulators for the changed files on the ports in use, or None (reported) when they do not load."""
+        self.ports.update({e.config.name: e.http.port for e in running if e.http is not None})
+        ports = self.ports
+        try:
+            return _emulators(_function_configs(self.args.functions), self.args, ports)
+        except Exception as exc:  # CLIError and EmulatorError: one line; keep what runs
+            log.error("not restarting: %s; the running version stays", exc)
+            return None
 
 
 def _function_configs(paths: list[str]) -> list:
@@ -172,11 +236,7 @@ def _is_function(path: Path) -> bool:
     return isinstance(data, dict) and data.get("kind") == "Function"
 
 
-async def _run(emulators: list[Emulator], ready_timeout: float) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+async def _start_all(emulators: list[Emulator]) -> None:
     started = []
     try:
         for emulator in reversed(emulators):  # children first: they are listening when the parent sends
@@ -186,15 +246,48 @@ async def _run(emulators: list[Emulator], ready_timeout: float) -> int:
         for emulator in started:
             await emulator.stop()
         raise _cli_error(str(exc))
-    ready = [asyncio.create_task(_announce(emulator, ready_timeout)) for emulator in emulators]
-    await stop.wait()
-    log.info("stopping: draining in-flight events, calling termination callbacks (again to force)")
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _force_stop_all, emulators)
+
+
+async def _stop_all(emulators: list[Emulator], ready: list[asyncio.Task[None]]) -> None:
     for task in ready:
         task.cancel()
     for emulator in emulators:  # the parent first: no new events enter while the children drain
         await emulator.stop()
+
+
+async def _run(emulators: list[Emulator], ready_timeout: float, watch: _Watch | None = None) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await _start_all(emulators)
+    ready = [asyncio.create_task(_announce(emulator, ready_timeout)) for emulator in emulators]
+    stopping = asyncio.create_task(stop.wait())
+    while watch is not None:
+        change = asyncio.create_task(watch.changed())
+        await asyncio.wait([stopping, change], return_when=asyncio.FIRST_COMPLETED)
+        if stopping.done():
+            change.cancel()
+            break
+        fresh = watch.reload(emulators)
+        if fresh is None:
+            continue
+        log.info("a function.yaml changed: restarting on the same ports")
+        await _stop_all(emulators, ready)
+        emulators[:] = fresh
+        try:
+            await _start_all(emulators)
+        except Exception as exc:  # e.g. the port is still held: say so and wait for the next change
+            log.error("restart failed: %s", exc)
+            emulators.clear()
+            ready = []
+            continue
+        ready = [asyncio.create_task(_announce(emulator, ready_timeout)) for emulator in emulators]
+    await stopping
+    log.info("stopping: draining in-flight events, calling termination callbacks (again to force)")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _force_stop_all, emulators)
+    await _stop_all(emulators, ready)
     log.info("stopped")
     return 0
 

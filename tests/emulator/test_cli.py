@@ -49,6 +49,7 @@ def _start_run(path, *extra):
         seen.append(line)
         match = READY.search(line)
         if match:
+            proc.lines = lines  # what it logs from here on
             return proc, match.group(1), seen
     proc.kill()
     raise AssertionError("no readiness line:\n" + "".join(seen))
@@ -152,3 +153,47 @@ def test_help_texts():
         [sys.executable, "-m", "fnpack.cli", "invoke", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "@FILE" in out and "function.yaml" in out
+
+
+def _next_line_with(proc, text: str) -> str | None:
+    """The next line ``fnpack run`` logged that contains ``text`` (None when none has come yet)."""
+    while True:
+        try:
+            line = proc.lines.get_nowait()
+        except queue.Empty:
+            return None
+        if line is not None and text in line:
+            return line
+
+
+VERSIONED = """
+def handler(context, event):
+    return "{version}"
+"""
+
+
+def test_run_watch_restarts_on_a_changed_yaml_and_keeps_a_broken_one_out(write_function):
+    path = write_function(VERSIONED.format(version="v1"))
+    proc, url, seen = _start_run(path, "--watch")
+    try:
+        assert requests.get(url, timeout=10).text == "v1"
+        write_function(VERSIONED.format(version="v2"))  # as `fnpack build` would rewrite it
+
+        def answer():
+            try:
+                return requests.get(url, timeout=2).text
+            except requests.ConnectionError:  # between the old version's stop and the new one's start
+                return None
+
+        wait_for(lambda: answer() == "v2", timeout=30, what="the new version on the same URL")
+        path.write_text("kind: Function\nspec: [not, a, mapping]\n")  # broken: the running version stays
+        reported = wait_for(lambda: _next_line_with(proc, "not restarting"), timeout=30, what="the report")
+        assert "missing 'spec' mapping" in reported and "the running version stays" in reported
+        assert answer() == "v2"
+        write_function(VERSIONED.format(version="v3"))
+        wait_for(lambda: answer() == "v3", timeout=30, what="v3 after the broken yaml was fixed")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
