@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from kafka_broker import FAST_GROUP
 
 from fnpack.emulator import serve
@@ -170,3 +171,32 @@ def test_message_headers_reach_the_event(write_function, kafka_broker, tmp_path)
     by_value = {r["v"]: r for r in rows}
     assert by_value["with-headers"]["headers"] == {"trace-id": "t-1", "tenant": "acme"}
     assert by_value["without"]["headers"] == {}
+
+
+def test_without_initial_offset_a_new_group_reads_only_new_messages_as_nuclio(
+    write_function, kafka_broker, tmp_path
+):
+    topic = kafka_broker.create_topic(partitions=1)
+    kafka_broker.produce(topic, [b"old-0", b"old-1"])
+    path, _ = _stream_fn(write_function, kafka_broker, topic, tmp_path, initialOffset=None)
+    sent = []
+
+    def new_one_seen():  # keep producing until the consumer, positioned at the end, gets one
+        sent.append(f"new-{len(sent)}".encode())
+        kafka_broker.produce(topic, [sent[-1]])
+        return any(r["v"].startswith("new-") for r in _seen(tmp_path))
+
+    with serve(path):
+        wait_for(new_one_seen, timeout=30, what="a message produced after the consumer joined")
+    assert not [r for r in _seen(tmp_path) if r["v"].startswith("old-")]
+
+
+def test_brokers_may_come_from_the_trigger_url(write_function, kafka_broker, tmp_path):
+    topic = kafka_broker.create_topic(partitions=1)
+    kafka_broker.produce(topic, [b"via-url"])
+    path, _ = _stream_fn(write_function, kafka_broker, topic, tmp_path, brokers=None)
+    config = yaml.safe_load(path.read_text())
+    config["spec"]["triggers"]["stream"]["url"] = kafka_broker.bootstrap
+    path.write_text(yaml.safe_dump(config))
+    with serve(path):
+        wait_for(lambda: [r["v"] for r in _seen(tmp_path)] == ["via-url"], timeout=30, what="the message")

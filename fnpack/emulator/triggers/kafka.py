@@ -95,7 +95,7 @@ class KafkaTrigger:
     def __init__(self, config: TriggerConfig, *, batch_size: int = DEFAULT_BATCH) -> None:
         self.name = config.name
         attrs = config.attributes
-        brokers = attrs.get("brokers")
+        brokers = attrs.get("brokers") or config.raw.get("url")  # nuclio falls back to the trigger's url
         if isinstance(brokers, str):
             brokers = [b.strip() for b in brokers.split(",") if b.strip()]
         topics = attrs.get("topics")
@@ -107,7 +107,8 @@ class KafkaTrigger:
                 raise FunctionConfigError(
                     f"trigger {self.name!r}: attributes.{what} is required for kafka-cluster"
                 )
-        initial = str(attrs.get("initialOffset", "earliest")).lower()
+        # nuclio's default: a new consumer group starts at the newest offset
+        initial = str(attrs.get("initialOffset") or "latest").lower()
         if initial not in ("earliest", "latest"):
             raise FunctionConfigError(f"trigger {self.name!r}: initialOffset must be 'earliest' or 'latest'")
         extra = attrs.get("consumerConfig") or {}
