@@ -32,6 +32,8 @@ def handler(context, event):
         return nuclio_sdk.Response(body="x", headers={"Bad Name": "v"}, status_code=200)
     if path == "/bad-status":
         return nuclio_sdk.Response(body="x", status_code=99)
+    if path == "/own-server":
+        return nuclio_sdk.Response(body="x", headers={"server": "mine"}, status_code=200)
     if path == "/no-content":
         return nuclio_sdk.Response(body="ignored", status_code=204)
     if path == "/describe":
@@ -286,6 +288,13 @@ def test_bytes_that_are_not_utf8_arrive_as_replacement_characters(fn):
         got = json.loads(_Stream(sock).response()[1])
     assert got["headers"]["X-Raw"] == "caf\ufffd"
     assert got["fields"] == {"v": "\ufffd"}
+
+
+def test_a_handler_may_name_its_own_server(fn):
+    with _connect(fn) as sock:
+        sock.sendall(b"GET /own-server HTTP/1.1\r\nHost: h\r\n\r\n")
+        response, _ = _Stream(sock).response()
+    assert response.msg.get_all("Server") == ["mine"]
 
 
 def test_internal_health_path_is_answered_by_the_trigger(fn):

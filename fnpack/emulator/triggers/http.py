@@ -43,7 +43,7 @@ INTERNAL_HEALTH_PATH = "/__internal/health"  # answered 200 by nuclio's trigger 
 MAX_QUEUED = 16  # pipelined requests buffered per connection before reading pauses
 KEEPALIVE_TIMEOUT = 75.0  # an idle connection is closed after this many seconds
 _SWEEP_EVERY = 5.0
-LINGER = 2.0  # seconds a rejected request's unread body is drained before the connection is dropped
+LINGER = 2.0  # seconds a closing connection drains what the client still sends before it is dropped
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
@@ -118,11 +118,15 @@ def render(
     if _BAD_VALUE.search(content_type):
         raise InvalidResponse("the content type contains a line break")
     parts = [line, b"Content-Type: ", content_type.encode("latin-1", "replace"), b"\r\n"]
+    server = b"Server: nuclio\r\n"  # unless the handler names its own, as in nuclio
     if headers:
         for name, value in headers.items():
             name = str(name)
-            if name.lower() in _OWN_HEADERS:
+            lower = name.lower()
+            if lower in _OWN_HEADERS:
                 continue
+            if lower == "server":
+                server = b""
             value = value if isinstance(value, str) else str(value)
             if not _TOKEN.match(name):
                 raise InvalidResponse(f"header name {name[:40]!r} is not a valid HTTP token")
@@ -133,7 +137,7 @@ def render(
     if not bodyless:
         parts.append(b"Content-Length: %d\r\n" % len(body))
     parts.append(_DATE.get())
-    parts.append(b"Server: nuclio\r\n")
+    parts.append(server)
     parts.append(connection)
     parts.append(b"\r\n")
     if not (head or bodyless):
