@@ -32,6 +32,7 @@ import httptools
 from fnpack.emulator.config import TriggerConfig
 from fnpack.emulator.errors import EventTimedOut, FunctionConfigError, NoWorkerAvailable, WorkerDied
 from fnpack.emulator.pool import WorkerPool
+from fnpack.emulator.triggers.cors import VARY_ORIGIN, Cors
 from fnpack.emulator.worker import Reply
 
 log = logging.getLogger("fnpack.emulator")
@@ -99,10 +100,12 @@ def render(
     *,
     head: bool = False,
     connection: bytes = b"",
+    extra: bytes = b"",
 ) -> bytes:
     """The whole HTTP/1.1 response as one buffer; raises InvalidResponse for what HTTP cannot carry.
 
-    ``connection`` is the Connection header line (b"": none, the HTTP/1.1 keep-alive default)."""
+    ``connection`` is the Connection header line (b"": none, the HTTP/1.1 keep-alive default); ``extra``
+    holds header lines the trigger adds (CORS)."""
     if isinstance(status, bool) or not isinstance(status, int):
         try:
             status = int(status)
@@ -136,6 +139,7 @@ def render(
     bodyless = status in (204, 304)
     if not bodyless:
         parts.append(b"Content-Length: %d\r\n" % len(body))
+    parts.append(extra)
     parts.append(_DATE.get())
     parts.append(server)
     parts.append(connection)
@@ -173,6 +177,7 @@ class _Request:
         "conn",
         "connection",
         "content_type",
+        "extra",
         "finished",
         "headers",
         "host",
@@ -200,6 +205,7 @@ class _Request:
         self.connection = connection  # the Connection header line of the answer (b"": keep-alive, 1.1)
         self.conn = conn
         self.finished = False
+        self.extra = b""  # header lines the trigger adds to the answer (CORS)
 
     def done(self) -> bool:
         return self.finished
@@ -239,6 +245,7 @@ class HttpTrigger:
         self.availability_timeout = timeout_ms / 1000.0
         self.max_body = max_body
         self.max_head = read_buffer or DEFAULT_READ_BUFFER  # 0: nuclio's default
+        self.cors = Cors.from_attributes(attrs, self.name)
         self.keepalive_timeout = KEEPALIVE_TIMEOUT
         self.pool: WorkerPool | None = None
         # event ids: UUID-shaped, a random uuid4 prefix per trigger and a counter (no syscall per event)
@@ -329,6 +336,13 @@ class HttpTrigger:
             if query:  # a repeated key: the last value, as nuclio's fields
                 header["fields"] = dict(parse_qsl(query, keep_blank_values=True))
         return header
+
+
+def _empty(status: int, connection: bytes, extra: bytes, head: bool = False) -> bytes:
+    """An answer without a body (fasthttp's default content type), from the trigger itself."""
+    return render(
+        status, "text/plain; charset=utf-8", None, b"", head=head, connection=connection, extra=extra
+    )
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -558,8 +572,19 @@ class _Connection(asyncio.Protocol):
             pool = trigger.pool
             assert pool is not None
             if item.target.startswith(INTERNAL_HEALTH_PATH):
-                self._write(render(200, "text/plain; charset=utf-8", None, b"", connection=item.connection))
+                self._write(_empty(200, item.connection, b""))
                 continue
+            cors = trigger.cors
+            if cors is not None:  # answered by the trigger, as nuclio's: a preflight, a disallowed origin
+                if cors.is_preflight(item.method, item.headers):
+                    status, lines = cors.preflight(item.headers)
+                    self._write(_empty(status, item.connection, lines))
+                    continue
+                lines = cors.actual(item.headers)
+                if lines is None:
+                    self._write(_empty(200, item.connection, VARY_ORIGIN, head=item.method == "HEAD"))
+                    continue
+                item.extra = lines
             try:
                 header = trigger.event_header(item)
             except Exception as exc:  # a bug here costs this request, never the connection
@@ -597,6 +622,7 @@ class _Connection(asyncio.Protocol):
                     out,
                     head=head,
                     connection=connection,
+                    extra=request.extra,
                 )
             except InvalidResponse as exc:
                 message = f"the handler returned an invalid response: {exc}"
