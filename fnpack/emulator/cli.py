@@ -98,6 +98,12 @@ def register(subparsers: Any) -> None:
     )
     inv.add_argument("--timeout", type=float, default=60.0, help="request timeout in seconds (default: 60)")
     inv.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warn", "error"),
+        default=None,
+        help="also print the function's logs for this request (sent as X-Nuclio-Log-Level, as nuctl does)",
+    )
+    inv.add_argument(
         "--workers", type=int, default=1, help="workers when TARGET is a function.yaml (default: 1)"
     )
     inv.set_defaults(func=cmd_invoke)
@@ -324,6 +330,8 @@ def _parse_headers(items: list[str]) -> dict[str, str]:
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     headers = _parse_headers(args.header)
+    if args.log_level:
+        headers["X-Nuclio-Log-Level"] = args.log_level
     try:
         body = read_body(args.body)
     except EmulatorError as exc:

@@ -29,7 +29,22 @@ class InvokeResult:
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
         lines.append("")
         lines.append(render_body(self.body, self.headers.get("Content-Type", "")))
+        logs = self.logs()
+        if logs:
+            lines += ["", "function logs:"]
+            for entry in logs:
+                fields = "".join(f" {k}={v!r}" for k, v in (entry.get("with") or {}).items())
+                lines.append(f"  {entry.get('level', ''):<5} {entry.get('message', '')}{fields}")
         return "\n".join(lines)
+
+    def logs(self) -> list[dict[str, Any]]:
+        """The function's logs returned in ``X-Nuclio-Logs`` (asked for with ``X-Nuclio-Log-Level``)."""
+        raw = next((v for k, v in self.headers.items() if k.lower() == "x-nuclio-logs"), None)
+        try:
+            logs = json.loads(raw) if raw else []
+        except ValueError:
+            return []
+        return [e for e in logs if isinstance(e, dict)] if isinstance(logs, list) else []
 
 
 def render_body(body: bytes, content_type: str = "") -> str:

@@ -57,6 +57,39 @@ class ConsoleFormatter(logging.Formatter):
         return f"{stamp} {level:<5} [{self._worker}] {record.getMessage()}{more}"
 
 
+LOG_LEVEL_HEADER = "X-Nuclio-Log-Level"  # a request asking for the function's logs in its answer
+
+
+class LogCapture(logging.Handler):
+    """The log records of one event, for a request with ``X-Nuclio-Log-Level`` (nuclio returns them in the
+    ``X-Nuclio-Logs`` response header): ``{"datetime", "level", "message", "with"}`` each."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        super().__init__(level)
+        self.records: list[dict[str, Any]] = []
+        self._logger = logger
+        self._saved_level = logger.level
+        logger.addHandler(self)
+        if level < logger.level:  # the console handler keeps its own level: only this handler sees more
+            logger.setLevel(level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        entry: dict[str, Any] = {
+            "datetime": datetime.datetime.fromtimestamp(record.created).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower().replace("warning", "warn"),
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "with", None)
+        if fields:
+            entry["with"] = fields
+        self.records.append(entry)
+
+    def finish(self) -> list[dict[str, Any]]:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._saved_level)
+        return self.records
+
+
 def load_entrypoint(handler: str) -> Callable[..., Any]:
     """Import ``module:function`` as nuclio's wrapper does."""
     match = HANDLER_RE.match(handler)
@@ -94,6 +127,7 @@ class WorkerProtocol(asyncio.Protocol):
         self.entrypoint = entrypoint
         self.context = context
         self.logger = context.logger
+        self._capture: LogCapture | None = None
         self.trigger = context.trigger
         self.reader = wire.FrameReader()
         self.transport: asyncio.Transport | None = None
@@ -212,6 +246,11 @@ class WorkerProtocol(asyncio.Protocol):
     def handle(self, h: dict[str, Any], raw: bytes) -> None:
         self.busy = True
         self.idle.clear()
+        headers = h.get("headers")
+        if headers and LOG_LEVEL_HEADER in headers:
+            level = _LEVELS.get(str(headers[LOG_LEVEL_HEADER]).lower())
+            if level is not None:
+                self._capture = LogCapture(self.logger._logger, level)
         try:
             output = self.entrypoint(self.context, self.make_event(h, raw))
             if inspect.isawaitable(output):
@@ -325,6 +364,9 @@ class WorkerProtocol(asyncio.Protocol):
         self._sent(header, raw)
 
     def _sent(self, header: dict[str, Any], raw: bytes) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            header = {**header, "g": capture.finish()}  # the event's logs (headers may be shared)
         self.send(header, raw)
         self.busy = False
         self.idle.set()
@@ -381,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     label = f"{args.function}/{args.trigger_name}/{args.worker_id}"
     logger = nuclio_sdk.Logger(_LEVELS[args.log_level], name=f"fnpack.worker.{label}")
     logger.set_handler("console", sys.stderr, ConsoleFormatter(label, args.log_format == "json"))
+    for console in logger._logger.handlers:  # a request asking for debug logs must not flood the console
+        console.setLevel(_LEVELS[args.log_level])
     sock = socket.socket(fileno=args.fd)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import re
 import time
@@ -615,6 +616,12 @@ class _Connection(asyncio.Protocol):
         else:
             reply, out = result
             try:
+                extra = request.extra
+                logs = reply.get("g")
+                if logs is not None:  # asked for with X-Nuclio-Log-Level; nuclio drops them past 4 KiB
+                    encoded = json.dumps(logs, separators=(",", ":"), default=str)
+                    if len(encoded) < 4096:
+                        extra += b"X-Nuclio-Logs: " + encoded.encode() + b"\r\n"
                 answer = render(
                     reply.get("s", 200),
                     reply.get("c") or "text/plain",
@@ -622,7 +629,7 @@ class _Connection(asyncio.Protocol):
                     out,
                     head=head,
                     connection=connection,
-                    extra=request.extra,
+                    extra=extra,
                 )
             except InvalidResponse as exc:
                 message = f"the handler returned an invalid response: {exc}"
