@@ -59,6 +59,7 @@ def check_static(function: LoadedFunction) -> list[str]:
         validation.check_env(spec.get("env") or [])
         validation.check_build(spec.get("build") or {})
         validation.check_replicas(spec.get("minReplicas"), spec.get("maxReplicas"))
+        validation.check_event_timeout(spec.get("eventTimeout"))
     except BuildError as exc:
         raise BuildError(f"{path}: {exc}")
     if function.source is None:

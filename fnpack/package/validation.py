@@ -121,6 +121,21 @@ def check_build(build) -> None:
         raise BuildError(f"spec.build.codeEntryType {entry!r} is not one nuclio knows")
 
 
+def check_event_timeout(value) -> None:
+    """``spec.eventTimeout``: a positive Go duration (``30s``, ``1m30s``), or absent."""
+    if value in (None, ""):
+        return
+    from ..emulator.config import parse_duration  # the emulator enforces it: one parser for both
+    from ..emulator.errors import FunctionConfigError
+
+    try:
+        seconds = parse_duration(value, "spec.eventTimeout")
+    except FunctionConfigError as exc:
+        raise BuildError(str(exc)) from None
+    if seconds <= 0:
+        raise BuildError(f"spec.eventTimeout must be a positive duration, got {value!r}")
+
+
 def check_replicas(min_replicas, max_replicas) -> None:
     for key, value in (("minReplicas", min_replicas), ("maxReplicas", max_replicas)):
         if value is not None and (not isinstance(value, int) or value < 0):

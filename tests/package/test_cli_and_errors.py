@@ -175,6 +175,12 @@ def test_validate_malformed_yaml_and_bad_configs(tmp_path, capsys):
         "metadata: {name: ok}\nspec: {handler: 'main:handler', minReplicas: 3, maxReplicas: 1}\n",
     )
     _one_line_error(capsys, ["validate", str(replicas)], "spec.maxReplicas (1) is below spec.minReplicas (3)")
+    timeout = _write(
+        tmp_path,
+        "timeout.yaml",
+        "metadata: {name: ok}\nspec: {handler: 'main:handler', eventTimeout: soon}\n",
+    )
+    _one_line_error(capsys, ["validate", str(timeout)], "spec.eventTimeout: expected a duration like '10s'")
 
 
 def test_validate_catches_init_failure(tmp_path, capsys):
