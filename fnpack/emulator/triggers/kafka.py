@@ -87,6 +87,84 @@ def _duration_ms(attrs: dict[str, Any], key: str, default: str, trigger: str) ->
     return int(parse_duration(attrs.get(key, default), f"trigger {trigger!r}: {key}") * 1000)
 
 
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
+def _field(mapping: dict[str, Any], name: str) -> Any:
+    """``mapping[name]`` matched case-insensitively, as nuclio decodes attributes (mapstructure)."""
+    lower = name.lower()
+    return next((v for k, v in mapping.items() if str(k).lower() == lower), None)
+
+
+def _unflatten_pem(text: str) -> str:
+    """A PEM passed on one line, as nuclio accepts it: ``@`` for newlines, or spaces for newlines."""
+    if "\n" in text:
+        return text
+    if "@" in text:
+        return text.replace("@", "\n")
+    markers = ("BEGIN CERTIFICATE", "END CERTIFICATE", "BEGIN PRIVATE KEY", "END PRIVATE KEY")
+    for marker in markers:
+        text = text.replace(marker, marker.replace(" ", "-"))
+    text = text.replace(" ", "\n")
+    for marker in markers:
+        text = text.replace(marker.replace(" ", "-"), marker)
+    return text
+
+
+def security_config(attrs: dict[str, Any], trigger: str) -> dict[str, Any]:
+    """librdkafka settings for nuclio's ``sasl``, ``tls``, ``caCert``, ``accessKey`` and
+    ``accessCertificate`` attributes (empty when the trigger uses none of them)."""
+    what = f"trigger {trigger!r}"
+    sasl = _field(attrs, "sasl") or {}
+    tls = _field(attrs, "tls") or {}
+    if not isinstance(sasl, dict) or not isinstance(tls, dict):
+        raise FunctionConfigError(f"{what}: attributes.sasl and attributes.tls must be mappings")
+    config: dict[str, Any] = {}
+    use_tls = bool(_field(tls, "enable"))
+    if _field(tls, "insecureSkipVerify"):
+        config["enable.ssl.certificate.verification"] = False
+    for attr, key in (
+        ("caCert", "ssl.ca.pem"),
+        ("accessKey", "ssl.key.pem"),
+        ("accessCertificate", "ssl.certificate.pem"),
+    ):
+        value = _field(attrs, attr)
+        if value:
+            if not isinstance(value, str):
+                raise FunctionConfigError(f"{what}: attributes.{attr} must be a PEM string")
+            config[key] = _unflatten_pem(value)
+            use_tls = True
+    if _field(sasl, "enable"):
+        mechanism = str(_field(sasl, "mechanism") or "PLAIN").upper()
+        if mechanism not in _SASL_MECHANISMS:
+            raise FunctionConfigError(
+                f"{what}: sasl.mechanism {mechanism!r} is not one of {', '.join(_SASL_MECHANISMS)}"
+            )
+        config["security.protocol"] = "SASL_SSL" if use_tls else "SASL_PLAINTEXT"
+        config["sasl.mechanisms"] = mechanism
+        if mechanism == "OAUTHBEARER":
+            oauth = _field(sasl, "oauth") or {}
+            config["sasl.oauthbearer.method"] = "oidc"
+            for attr, key in (
+                ("clientId", "sasl.oauthbearer.client.id"),
+                ("clientSecret", "sasl.oauthbearer.client.secret"),
+                ("tokenUrl", "sasl.oauthbearer.token.endpoint.url"),
+            ):
+                if _field(oauth, attr):
+                    config[key] = str(_field(oauth, attr))
+            scopes = _field(oauth, "scopes")
+            if scopes:
+                config["sasl.oauthbearer.scope"] = (
+                    " ".join(scopes) if isinstance(scopes, list) else str(scopes)
+                )
+        else:
+            config["sasl.username"] = str(_field(sasl, "user") or "")
+            config["sasl.password"] = str(_field(sasl, "password") or "")
+    elif use_tls:
+        config["security.protocol"] = "SSL"
+    return config
+
+
 class KafkaTrigger:
     """Consumes ``attributes.topics`` from ``attributes.brokers`` as group ``attributes.consumerGroup``."""
 
@@ -122,6 +200,7 @@ class KafkaTrigger:
             "auto.offset.reset": initial,
             "session.timeout.ms": _duration_ms(attrs, "sessionTimeout", "10s", self.name),
             "heartbeat.interval.ms": _duration_ms(attrs, "heartbeatInterval", "3s", self.name),
+            **security_config(attrs, self.name),
             **extra,
         }
         self.rebalance_wait = _duration_ms(attrs, "maxWaitHandlerDuringRebalance", "5s", self.name) / 1000
