@@ -274,8 +274,8 @@ class WorkerPool:
     async def _watch_event_time(self, timeout: float) -> None:
         """nuclio's event timeout watcher: a worker whose event runs longer than ``timeout`` is killed and
         restarted; its event is answered with EventTimedOut (a stream event is redelivered). A batch of n
-        stream events is one call here, so it gets n timeouts. Checked four times per timeout: it fires
-        between 1 and 1.25 timeouts."""
+        stream events is one call here, so it gets n timeouts. Checked every quarter timeout (at least
+        every second), so it fires at most that much after the timeout."""
         period = min(max(timeout / 4, 0.01), 1.0)
         while not self._stopping:
             await asyncio.sleep(period)
