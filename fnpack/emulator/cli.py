@@ -76,6 +76,20 @@ def register(subparsers: Any) -> None:
         "Workers always run asyncio, as nuclio's wrapper",
     )
     run.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set an env var in the workers (repeatable), e.g. a secret nuclio fills from valueFrom",
+    )
+    run.add_argument(
+        "--env-file",
+        default=None,
+        metavar="FILE",
+        help="env vars from a file of NAME=VALUE lines (# comments)",
+    )
+    run.add_argument(
         "--watch",
         action="store_true",
         help="restart the functions (same ports) when a function.yaml changes; a broken one is reported "
@@ -119,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_console(as_json=args.log_format == "json")
     if args.workers is not None and args.workers < 1:
         raise _cli_error("--workers must be at least 1")
+    args.extra_env = _env_options(args.env, args.env_file)
     try:
         emulators = _emulators(_function_configs(args.functions), args, {})
     except EmulatorError as exc:
@@ -151,9 +166,36 @@ def _emulators(configs: list, args: argparse.Namespace, ports: dict[str, int]) -
                 workers=args.workers,
                 log_level=args.log_level,
                 log_format=args.log_format,
+                env=getattr(args, "extra_env", None),
             )
         )
     return emulators
+
+
+def _env_options(pairs: list[str], env_file: str | None) -> dict[str, str]:
+    """``--env-file`` then ``--env`` (which wins): NAME=VALUE each; one-line errors."""
+    env: dict[str, str] = {}
+    items: list[tuple[str, str]] = []
+    if env_file:
+        try:
+            lines = Path(env_file).read_text().splitlines()
+        except OSError as exc:
+            raise _cli_error(f"--env-file {env_file}: cannot read: {exc.strerror or exc}")
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                items.append((f"{env_file} line {number}", line.removeprefix("export ").strip()))
+    items += [("--env", pair) for pair in pairs]
+    for where, item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            raise _cli_error(f"{where}: expected NAME=VALUE, got {item!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        env[name] = value
+    return env
 
 
 class _Watch:

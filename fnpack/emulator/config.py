@@ -45,6 +45,7 @@ class FunctionConfig:
     triggers: list[TriggerConfig] = field(default_factory=list)
     runtime: str = "python"
     event_timeout: float | None = None  # spec.eventTimeout in seconds: a longer event restarts its worker
+    env_from: list[str] = field(default_factory=list)  # env names nuclio fills from secrets (valueFrom)
     warnings: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -147,7 +148,8 @@ def parse_function(doc: Any, origin: str = "function config") -> FunctionConfig:
         warnings.append(
             "spec.build.commands are not run locally: install what they install into this Python environment"
         )
-    env = _parse_env(spec.get("env"), fail, warnings)
+    env_from: list[str] = []
+    env = _parse_env(spec.get("env"), fail, env_from)
     triggers = _parse_triggers(spec.get("triggers"), fail, warnings)
     event_timeout = None
     if spec.get("eventTimeout"):
@@ -162,12 +164,13 @@ def parse_function(doc: Any, origin: str = "function config") -> FunctionConfig:
         triggers=triggers,
         runtime=runtime,
         event_timeout=event_timeout,
+        env_from=env_from,
         warnings=warnings,
         raw=dict(doc),
     )
 
 
-def _parse_env(items: Any, fail: Any, warnings: list[str]) -> dict[str, str]:
+def _parse_env(items: Any, fail: Any, env_from: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     if items is None:
         return env
@@ -179,10 +182,8 @@ def _parse_env(items: Any, fail: Any, warnings: list[str]) -> dict[str, str]:
         if "value" in item:
             value = item["value"]
             env[str(item["name"])] = "" if value is None else str(value)
-        elif "valueFrom" in item:
-            warnings.append(
-                f"env {item['name']}: valueFrom (secrets/config maps) is not available locally; unset"
-            )
+        elif "valueFrom" in item:  # a secret or config map in nuclio: from --env or the shell locally
+            env_from.append(str(item["name"]))
         else:
             env[str(item["name"])] = ""
     return env

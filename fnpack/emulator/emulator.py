@@ -132,6 +132,14 @@ class Emulator:
 
     async def start(self) -> None:
         """Write the work directory, start every trigger's workers and the triggers themselves."""
+        for name in self.config.env_from:
+            if name not in self.extra_env and name not in os.environ:
+                log.warning(
+                    "env %s comes from a secret or config map (valueFrom) in nuclio and is unset here: "
+                    "pass --env %s=... (or export it)",
+                    name,
+                    name,
+                )
         for warning in [*self.config.warnings, *self.skipped]:
             log.warning("%s", warning)
         self.workdir = self._write_workdir()

@@ -197,3 +197,41 @@ def test_run_watch_restarts_on_a_changed_yaml_and_keeps_a_broken_one_out(write_f
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+SECRET_READER = """
+import os
+
+
+def handler(context, event):
+    return os.environ.get("TOKEN", "<unset>") + "/" + os.environ.get("REGION", "<unset>")
+"""
+
+
+def test_run_env_fills_what_nuclio_takes_from_secrets(write_function, tmp_path):
+    secret = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}]
+    path = write_function(SECRET_READER, env=secret)
+    proc, url, seen = _start_run(path)
+    try:
+        assert requests.get(url, timeout=10).text == "<unset>/<unset>"
+        assert any("env TOKEN comes from a secret or config map" in s and "--env TOKEN=" in s for s in seen)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    env_file = tmp_path / "local.env"
+    env_file.write_text('# local secrets\nexport TOKEN="from-file"\nREGION=eu\n')
+    proc, url, seen = _start_run(path, "--env-file", str(env_file), "-e", "TOKEN=s3cret")
+    try:
+        assert requests.get(url, timeout=10).text == "s3cret/eu"  # --env wins over the file
+        assert not any("comes from a secret" in s for s in seen)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_run_bad_env_options_are_one_line_errors(write_function, tmp_path, capsys):
+    path = write_function(SECRET_READER)
+    assert main(["run", str(path), "--env", "NOEQUALS"]) == 1
+    assert "--env: expected NAME=VALUE, got 'NOEQUALS'" in capsys.readouterr().err
+    assert main(["run", str(path), "--env-file", str(tmp_path / "missing.env")]) == 1
+    assert "cannot read" in capsys.readouterr().err
