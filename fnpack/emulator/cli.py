@@ -120,6 +120,17 @@ def register(subparsers: Any) -> None:
     inv.add_argument(
         "--workers", type=int, default=1, help="workers when TARGET is a function.yaml (default: 1)"
     )
+    inv.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="env var for the workers when TARGET is a function.yaml (repeatable)",
+    )
+    inv.add_argument(
+        "--env-file", default=None, metavar="FILE", help="env vars from a file of NAME=VALUE lines"
+    )
     inv.set_defaults(func=cmd_invoke)
 
 
@@ -392,7 +403,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             from fnpack.emulator.serve import serve
 
             setup_console(level=logging.WARNING)
-            with serve(target, workers=args.workers, log_level="info") as fn:
+            env = _env_options(args.env, args.env_file)
+            with serve(target, workers=args.workers, log_level="info", env=env) as fn:
                 result = invoke(
                     fn.url,
                     path=args.path,

@@ -235,3 +235,9 @@ def test_run_bad_env_options_are_one_line_errors(write_function, tmp_path, capsy
     assert "--env: expected NAME=VALUE, got 'NOEQUALS'" in capsys.readouterr().err
     assert main(["run", str(path), "--env-file", str(tmp_path / "missing.env")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_invoke_a_function_yaml_with_env(write_function, capsys):
+    path = write_function(SECRET_READER)
+    assert main(["invoke", str(path), "-e", "TOKEN=t", "--env", "REGION=us"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("t/us")
