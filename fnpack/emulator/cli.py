@@ -38,7 +38,10 @@ Exit code 0 for a status below 400, 1 otherwise."""
 
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser(
-        "run", help="run a function.yaml locally (HTTP, Kafka, cron triggers)", description=RUN_HELP
+        "run",
+        help="run a function.yaml locally (HTTP, Kafka, cron triggers)",
+        description=RUN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the paragraphs
     )
     run.add_argument(
         "functions",
@@ -98,7 +101,10 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=cmd_run)
 
     inv = subparsers.add_parser(
-        "invoke", help="send one request to a function (URL or function.yaml)", description=INVOKE_HELP
+        "invoke",
+        help="send one request to a function (URL or function.yaml)",
+        description=INVOKE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inv.add_argument("target", metavar="TARGET", help="function URL, or a function.yaml to run for the call")
     inv.add_argument("--path", default="/", help="request path (default: /)")
