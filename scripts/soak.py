@@ -1,8 +1,9 @@
 """`make soak`: load the example model router in the emulator (2 workers) for N minutes and watch memory.
 
-Samples each worker's RSS (``VmRSS`` of ``/proc/<pid>/status``) every few seconds while an aiohttp client
+Samples the RSS (``VmRSS`` of ``/proc/<pid>/status``) of each worker and of this process, which runs the
+trigger (and the load client, which keeps nothing per request), every few seconds while an aiohttp client
 keeps C requests in flight (every 10th one malformed JSON, so the error path runs too), prints a table,
-and exits 1 when a worker's RSS grew more than the threshold (10%) over its first sample after warm-up,
+and exits 1 when a process's RSS grew more than the threshold (10%) over its first sample after warm-up,
 when a worker died or was restarted, or when a request got no answer or an unexpected one (a good request
 anything but its own 200, a malformed one anything but a 400). Not part of `make test` (it runs for minutes): ``python scripts/soak.py --minutes 2``.
 """
@@ -57,13 +58,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _label(pid: int) -> str:
+    """Column label: a worker by pid; this process, which runs the trigger (and the load client)."""
+    return "trigger+client" if pid == os.getpid() else f"worker {pid}"
+
+
 async def soak(url: str, pids: list[int], args: argparse.Namespace, get_pids) -> tuple[list, LoadResult]:
+    watched = [*pids, os.getpid()]  # the workers, and the trigger process
     duration = args.minutes * 60
     warmup = args.warmup if args.warmup is not None else min(60.0, max(10.0, duration * 0.1))
     stop = asyncio.Event()
     result = LoadResult()
     load = asyncio.create_task(
-        run_load(url, None, args.concurrency, timeout=30, stop=stop, result=result, bad_every=args.bad_every)
+        run_load(
+            url,
+            None,
+            args.concurrency,
+            timeout=30,
+            stop=stop,
+            result=result,
+            bad_every=args.bad_every,
+            track_ids=False,  # the memory watched here includes this process: the client must not grow
+        )
     )
     started = time.monotonic()
     samples: list[tuple[float, int, float, list[int], bool]] = []  # t, answered, req/s, rss per pid, baseline
@@ -71,21 +87,21 @@ async def soak(url: str, pids: list[int], args: argparse.Namespace, get_pids) ->
     baseline_taken = False
     print(
         f"{'t (s)':>7} {'requests':>9} {'req/s':>7} "
-        + " ".join(f"{'rss ' + str(p) + ' (MiB)':>17}" for p in pids)
+        + " ".join(f"{_label(p) + ' (MiB)':>22}" for p in watched)
     )
     while True:
         await asyncio.sleep(args.interval)
         t = time.monotonic() - started
         if load.done():
             break
-        rss = [rss_kib(pid) for pid in pids]
+        rss = [rss_kib(pid) for pid in watched]
         n = result.answered
         rate = (n - last_n) / (t - last_t)
         last_t, last_n = t, n
         baseline = not baseline_taken and t >= warmup
         baseline_taken = baseline_taken or baseline
         samples.append((t, n, rate, rss, baseline))
-        cells = " ".join(f"{kib / 1024:>17.1f}" for kib in rss)
+        cells = " ".join(f"{kib / 1024:>22.1f}" for kib in rss)
         print(
             f"{t:>7.0f} {n:>9} {rate:>7.0f} {cells}{'   <- baseline (after warm-up)' if baseline else ''}",
             flush=True,
@@ -123,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         failures.append("the run ended before the warm-up: no baseline sample (use more --minutes)")
     else:
         last = samples[-1]
-        print(f"\n{'worker':>8} {'baseline MiB':>13} {'last MiB':>9} {'peak MiB':>9} {'growth':>8}")
-        for i, pid in enumerate(pids):
+        print(f"\n{'process':>16} {'baseline MiB':>13} {'last MiB':>9} {'peak MiB':>9} {'growth':>8}")
+        for i, pid in enumerate([*pids, os.getpid()]):
             after = [s[3][i] for s in samples if s[0] >= base[0]]
             growth = (last[3][i] - base[3][i]) / base[3][i] * 100 if base[3][i] else float("inf")
-            print(f"{pid:>8} {base[3][i] / 1024:>13.1f} {last[3][i] / 1024:>9.1f} {max(after) / 1024:>9.1f} "
+            print(f"{_label(pid):>16} {base[3][i] / 1024:>13.1f} {last[3][i] / 1024:>9.1f} {max(after) / 1024:>9.1f} "
                   f"{growth:>7.1f}%")  # fmt: skip
             if growth > args.threshold:
-                failures.append(f"worker {pid}: RSS grew {growth:.1f}% (limit {args.threshold:g}%)")
+                failures.append(f"{_label(pid)}: RSS grew {growth:.1f}% (limit {args.threshold:g}%)")
     print(f"\n{result.answered} requests in {result.elapsed:.0f} s ({result.rate:.0f} req/s), {result.bad} "
           f"malformed on purpose, statuses {dict(result.statuses)}, no answer: {len(result.errors)}")  # fmt: skip
     if final_pids != pids:
