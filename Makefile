@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/all.py
 
-# not in `make test`: 10 minutes of load on 2 workers, each worker's RSS within +10% (SOAK_ARGS="--minutes 2")
+# not in `make test`: 10 minutes of load on 2 workers; each worker's and the trigger's RSS within +10% (SOAK_ARGS="--minutes 2")
 soak: $(STAMP)
 	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
