@@ -165,10 +165,6 @@ class _Reject(Exception):
         self.message = message
 
 
-class _Stop(Exception):
-    """Raised in a parser callback: parse nothing more on this connection."""
-
-
 class _Request:
     """One parsed request, and where the worker's answer to it goes (the pool calls ``set_result`` or
     ``set_exception`` as on a future, and the answer is written right away)."""
@@ -448,7 +444,7 @@ class _Connection(asyncio.Protocol):
             reject = exc.__context__
             if isinstance(reject, _Reject):
                 self._stop_reading(text_response(reject.status, reject.message, connection=CLOSE))
-            elif not isinstance(reject, _Stop):  # a bug in a callback below: still one line to the client
+            else:  # a bug in a callback below: still one line to the client
                 log.error("trigger %s: request parsing failed: %r", self.trigger.name, reject)
                 self._stop_reading(text_response(400, "malformed request", connection=CLOSE))
         except httptools.HttpParserError as exc:
@@ -478,8 +474,6 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        if self.broken:  # a pipelined request after one that closes the connection
-            raise _Stop
         self._target = []
         self._head_size = 0
         self._headers = {}
