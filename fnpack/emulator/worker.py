@@ -90,20 +90,22 @@ class WorkerProcess(asyncio.Protocol):
             theirs.close()
         await loop.create_unix_connection(lambda: self, sock=ours)
 
-    def call(self, header: dict[str, Any], body: bytes = b"") -> asyncio.Future[Reply]:
-        """Send one event; the future gives ``(reply_header, reply_body)`` or raises WorkerDied."""
+    def call(self, header: dict[str, Any], body: bytes = b"", events: int = 1) -> asyncio.Future[Reply]:
+        """Send one event (or a batch of ``events``); the future gives ``(reply_header, reply_body)`` or
+        raises WorkerDied."""
         fut: asyncio.Future[Reply] = self.exited.get_loop().create_future()
-        self.send_event(header, body, fut)
+        self.send_event(header, body, fut, events)
         return fut
 
-    def send_event(self, header: dict[str, Any], body: bytes, answer: Answer) -> None:
-        """Send one event; ``answer`` gets ``(reply_header, reply_body)`` or WorkerDied."""
+    def send_event(self, header: dict[str, Any], body: bytes, answer: Answer, events: int = 1) -> None:
+        """Send one event (or a batch of ``events``); ``answer`` gets ``(reply_header, reply_body)`` or
+        WorkerDied."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise WorkerDied(f"worker {self.worker_id} is not running")
         self._pending = answer
         self.event_started = time.monotonic()
-        self.event_count = len(header["n"]) if header.get("k") == wire.BATCH else 1
+        self.event_count = events
         transport.writelines(wire.encode(header, body))
 
     def call_batch(self, header: dict[str, Any], bodies: list[bytes]) -> asyncio.Future[Reply]:
@@ -111,7 +113,7 @@ class WorkerProcess(asyncio.Protocol):
         after the other; the reply header's ``r`` lists each event's result."""
         header["k"] = wire.BATCH
         header["n"] = [len(b) for b in bodies]
-        return self.call(header, b"".join(bodies))
+        return self.call(header, b"".join(bodies), len(bodies))
 
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.returncode is None:
