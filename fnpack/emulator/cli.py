@@ -78,20 +78,7 @@ def register(subparsers: Any) -> None:
         help="event loop of the trigger process (default: asyncio; uvloop needs pip install uvloop). "
         "Workers always run asyncio, as nuclio's wrapper",
     )
-    run.add_argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set an env var in the workers (repeatable), e.g. a secret nuclio fills from valueFrom",
-    )
-    run.add_argument(
-        "--env-file",
-        default=None,
-        metavar="FILE",
-        help="env vars from a file of NAME=VALUE lines (# comments)",
-    )
+    _add_env_options(run, "the workers (repeatable), e.g. a secret nuclio fills from valueFrom")
     run.add_argument(
         "--watch",
         action="store_true",
@@ -126,18 +113,20 @@ def register(subparsers: Any) -> None:
     inv.add_argument(
         "--workers", type=int, default=1, help="workers when TARGET is a function.yaml (default: 1)"
     )
-    inv.add_argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="env var for the workers when TARGET is a function.yaml (repeatable)",
-    )
-    inv.add_argument(
-        "--env-file", default=None, metavar="FILE", help="env vars from a file of NAME=VALUE lines"
-    )
+    _add_env_options(inv, "the workers when TARGET is a function.yaml (repeatable)")
     inv.set_defaults(func=cmd_invoke)
+
+
+def _add_env_options(parser: argparse.ArgumentParser, where: str) -> None:
+    parser.add_argument(
+        "-e", "--env", action="append", default=[], metavar="NAME=VALUE", help=f"an env var for {where}"
+    )
+    parser.add_argument(
+        "--env-file",
+        default=None,
+        metavar="FILE",
+        help="env vars from a file of NAME=VALUE lines (# comments)",
+    )
 
 
 def _cli_error(message: str) -> Exception:
